@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make run`: set everything up and start Airflow with the platform on http://localhost:$PORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}" PORT="${PORT:-8080}"
+venv="$(bash scripts/venv.sh "$AIRFLOW_VERSION")"
+export PATH="$PWD/$venv/bin:$PATH"
+source scripts/airflow-env.sh
+
+echo "==> migrating the metadata DB in $AIRFLOW_HOME"
+airflow db migrate >"$AIRFLOW_HOME/migrate.log" 2>&1 || { tail -30 "$AIRFLOW_HOME/migrate.log"; exit 1; }
+airflow-platform db migrate
+
+password_file="$AIRFLOW_HOME/admin-password"
+if [ ! -s "$password_file" ]; then
+  (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(12))' > "$password_file")
+fi
+password="$(cat "$password_file")"
+if ! airflow users list 2>/dev/null | grep -qw admin; then
+  airflow users create -r Admin -u admin -p "$password" -e admin@example.com -f Platform -l Admin >/dev/null 2>&1
+fi
+
+pids=()
+stop() { trap - INT TERM EXIT; echo; echo "==> stopping"; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop INT TERM EXIT
+
+logs="$AIRFLOW_HOME/logs"; mkdir -p "$logs"
+case "$AIRFLOW_VERSION" in
+  3.*)
+    airflow api-server --host 0.0.0.0 --port "$PORT" >"$logs/api-server.out" 2>&1 & pids+=($!)
+    airflow scheduler >"$logs/scheduler.out" 2>&1 & pids+=($!)
+    airflow dag-processor >"$logs/dag-processor.out" 2>&1 & pids+=($!)
+    ;;
+  *)
+    airflow webserver --hostname 0.0.0.0 --port "$PORT" >"$logs/webserver.out" 2>&1 & pids+=($!)
+    airflow scheduler >"$logs/scheduler.out" 2>&1 & pids+=($!)
+    ;;
+esac
+
+echo "==> waiting for http://localhost:$PORT"
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$PORT/api/v1/platform/health" >/dev/null 2>&1; then break; fi
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a process died; see $logs"; tail -20 "$logs"/*.out; exit 1; }; done
+  sleep 1
+done
+curl -fsS "http://127.0.0.1:$PORT/api/v1/platform/health" >/dev/null || { echo "server did not come up; see $logs"; exit 1; }
+
+cat <<INFO
+
+  Airflow $AIRFLOW_VERSION with Airflow Platform is running on http://localhost:$PORT
+  Log in:      admin / $password        (also in $password_file)
+  Health:      curl -s http://localhost:$PORT/api/v1/platform/health
+  API docs:    http://localhost:$PORT/api/v1/platform/docs
+  Logs:        $logs
+  Stop:        Ctrl+C
+
+INFO
+wait -n "${pids[@]}"
+echo "a process exited; see $logs"

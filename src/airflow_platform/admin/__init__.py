@@ -1,0 +1,1 @@
+"""``airflow-platform``: server-side administration commands (run where Airflow is installed)."""

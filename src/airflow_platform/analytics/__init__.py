@@ -1,0 +1,1 @@
+"""The analytics warehouse: engines, the read-only guard, the query runner."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: Flask blueprints that parse, call one service, and serialize."""

@@ -1,0 +1,148 @@
+"""Declarative operations: one decorator says what a view takes and returns.
+
+The decorator does the translating (parse the body and query with pydantic, call the view, dump
+its model) so views stay one call to a service; and it records each operation, which is what
+the OpenAPI document is generated from.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from flask import Blueprint, Response, request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from airflow_platform import exceptions as exc
+from airflow_platform.api.errors import validation_error
+from airflow_platform.api.responses import json_response
+
+_RULE_PARAM = re.compile(r"<(?:[a-z]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+@dataclass
+class Operation:
+    """One method on one path, as the OpenAPI document describes it."""
+
+    rule: str
+    method: str
+    view_name: str
+    summary: str
+    description: str
+    tags: list[str]
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    needs_schema: bool = True
+    errors: tuple[int, ...] = (400, 401, 403, 404, 429, 500)
+    extra_responses: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def openapi_path(self) -> str:
+        return _RULE_PARAM.sub(r"{\1}", self.rule)
+
+    @property
+    def path_params(self) -> list[str]:
+        return _RULE_PARAM.findall(self.rule)
+
+
+def _parse_json_body(model: type[BaseModel]) -> BaseModel:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise exc.ValidationError(
+                f"Malformed JSON body: {e.msg} at line {e.lineno} column {e.colno}",
+                details={"position": e.pos},
+            ) from None
+    if not isinstance(data, dict):
+        raise exc.ValidationError("The request body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as e:
+        raise validation_error(e, "request body") from None
+
+
+def _parse_query(model: type[BaseModel]) -> BaseModel:
+    data: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        annotation = model.model_fields.get(key)
+        is_list = annotation is not None and "list" in str(annotation.annotation)
+        if is_list:
+            data[key] = [v for value in values for v in value.split(",") if v]
+        else:
+            data[key] = values[-1]
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as e:
+        raise validation_error(e, "query parameters") from None
+
+
+class PlatformBlueprint(Blueprint):
+    """A Blueprint whose routes are declared operations."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.operations: list[Operation] = []
+
+    def operation(
+        self,
+        rule: str,
+        method: str,
+        *,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        needs_schema: bool = True,
+        tags: list[str] | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+            op = Operation(
+                rule=rule,
+                method=method.upper(),
+                view_name=view.__name__,
+                summary=summary,
+                description=(view.__doc__ or "").strip(),
+                tags=tags or [self.name],
+                body=body,
+                query=query,
+                response=response,
+                status=status,
+                needs_schema=needs_schema,
+            )
+            self.operations.append(op)
+
+            @functools.wraps(view)
+            def wrapper(**path_args: Any) -> Response:
+                if op.needs_schema:
+                    from airflow_platform.services.schema_guard import ensure_schema_current
+
+                    ensure_schema_current()
+                kwargs: dict[str, Any] = dict(path_args)
+                if body is not None:
+                    kwargs["body"] = _parse_json_body(body)
+                if query is not None:
+                    kwargs["query"] = _parse_query(query)
+                result = view(**kwargs)
+                if isinstance(result, Response):
+                    return result
+                if result is None:
+                    return Response(status=204 if status == 200 else status)
+                return json_response(result, status=status)
+
+            self.add_url_rule(rule, view.__name__, wrapper, methods=[op.method])
+            return wrapper
+
+        return decorate

@@ -1,0 +1,1 @@
+"""``airflow-cli``: the reference's command-line interface. Never imports Airflow."""

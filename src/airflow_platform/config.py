@@ -1,0 +1,69 @@
+"""The ``[platform]`` section of ``airflow.cfg``.
+
+``OPTIONS`` is plain data so that ``get_provider_info()`` can declare it without importing Airflow;
+the getters read Airflow's configuration lazily, at call time, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+SECTION = "platform"
+
+OPTIONS: dict[str, dict[str, Any]] = {
+    "warehouse_path": {
+        "description": (
+            "Path of the embedded DuckDB warehouse file (schemas bronze, silver, gold). Empty means "
+            "``{AIRFLOW_HOME}/platform/warehouse.duckdb``. At scale, point queries at a warehouse "
+            "connection (PostgreSQL, Trino, Snowflake...) instead.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/data/warehouse.duckdb",
+        "default": "",
+    },
+    "enable_docs": {
+        "description": "Serve the human-readable API reference at ``/api/v1/platform/docs``.\n",
+        "version_added": "0.1.0",
+        "type": "boolean",
+        "example": None,
+        "default": "True",
+    },
+    "max_request_bytes": {
+        "description": "Largest request body the platform API accepts, in bytes (413 above it).\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "10485760",
+    },
+}
+
+
+def _conf() -> Any:
+    from airflow.configuration import conf
+
+    return conf
+
+
+def get(key: str) -> str:
+    return str(_conf().get(SECTION, key, fallback=OPTIONS[key]["default"]))
+
+
+def get_bool(key: str) -> bool:
+    return bool(_conf().getboolean(SECTION, key, fallback=OPTIONS[key]["default"] == "True"))
+
+
+def get_int(key: str) -> int:
+    return int(_conf().getint(SECTION, key, fallback=int(OPTIONS[key]["default"])))
+
+
+def airflow_home() -> str:
+    from airflow.configuration import AIRFLOW_HOME
+
+    return str(AIRFLOW_HOME)
+
+
+def warehouse_path() -> str:
+    path = get("warehouse_path")
+    return path or os.path.join(airflow_home(), "platform", "warehouse.duckdb")

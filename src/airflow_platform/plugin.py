@@ -1,0 +1,58 @@
+"""The Airflow plugin, split by Airflow version (DESIGN §3).
+
+* Airflow 3: a root ASGI middleware sends the platform's prefixes to our Flask app.
+* Airflow 2.11: the platform blueprint joins Airflow's own Flask app.
+
+Importing this module builds nothing: the blueprint and the Flask app are made on first use, so
+every Airflow process that loads plugins (scheduler, workers, DAG processor) pays almost nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+from airflow_platform.compat import is_airflow_3
+
+
+def _platform_blueprints() -> list[Any]:
+    from airflow_platform.api.blueprint import build_blueprint
+    from airflow_platform.compat import exempt_from_csrf
+
+    blueprint = build_blueprint()
+    exempt_from_csrf(blueprint)
+    return [blueprint]
+
+
+class _LazyBlueprints(list[Any]):
+    """A list that builds the blueprint when Airflow 2's webserver first iterates it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._built = False
+
+    def _build(self) -> None:
+        if not self._built:
+            self._built = True
+            self.extend(_platform_blueprints())
+
+    def __iter__(self) -> Iterator[Any]:
+        self._build()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._build()
+        return super().__len__()
+
+
+class PlatformPlugin(AirflowPlugin):
+    name = "airflow_platform"
+
+    if is_airflow_3():
+        from airflow_platform.api.asgi import PlatformRootMiddleware
+
+        fastapi_root_middlewares = [{"name": "airflow_platform", "middleware": PlatformRootMiddleware}]
+    else:
+        flask_blueprints = _LazyBlueprints()

@@ -1,0 +1,1 @@
+"""The Python SDK. Imports pydantic schemas and httpx, never Airflow."""

@@ -1,0 +1,1 @@
+"""Use cases of the platform. No Flask here; errors are ``PlatformError`` subclasses."""

@@ -1,0 +1,219 @@
+"""Pieces the whole suite reuses: Airflow environments, free ports, real servers, services.
+
+Kept apart from ``conftest.py`` so that fixtures elsewhere (and benchmarks) can import them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+AIRFLOW_BIN = str(VENV_BIN / "airflow")
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin-test-password"
+
+
+def airflow_major() -> int:
+    from importlib.metadata import version
+
+    return int(version("apache-airflow").split(".")[0])
+
+
+def require_services() -> bool:
+    return os.environ.get("PLATFORM_REQUIRE_SERVICES") == "1"
+
+
+def missing_service(name: str, why: str) -> None:
+    """Skip a test whose service is absent, or fail it when CI says services are required."""
+    message = f"{name} is not available: {why}"
+    if require_services():
+        pytest.fail(f"{message} (PLATFORM_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def airflow_env(home: Path, sql_alchemy_conn: str | None = None, port: int | None = None) -> dict[str, str]:
+    """The environment of an isolated Airflow installation in ``home``."""
+    home.mkdir(parents=True, exist_ok=True)
+    secret_file = home / ".secret-key"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(48))
+    secret = secret_file.read_text().strip()
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags_examples"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn or f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__WEBSERVER__SECRET_KEY": secret,
+        "AIRFLOW__WEBSERVER__WORKERS": "1",
+        "AIRFLOW__API__SECRET_KEY": secret,
+        "AIRFLOW__API_AUTH__JWT_SECRET": secret,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__PLATFORM__WAREHOUSE_PATH": str(home / "warehouse.duckdb"),
+    }
+    if airflow_major() >= 3:
+        env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB_AUTH_MANAGER
+        if port:
+            env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
+    else:
+        env["AIRFLOW__API__AUTH_BACKENDS"] = (
+            "airflow.api.auth.backend.session,airflow.api.auth.backend.basic_auth"
+        )
+    return env
+
+
+def run_airflow(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **env}
+    result = subprocess.run(
+        [AIRFLOW_BIN, *args], env=full_env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"airflow {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
+
+
+def prepare_airflow_home(env: dict[str, str]) -> None:
+    """``airflow db migrate`` (which also migrates the platform on Airflow 3) and an admin user."""
+    run_airflow(env, "db", "migrate")
+    if airflow_major() < 3:
+        subprocess.run(
+            [str(VENV_BIN / "airflow-platform"), "db", "migrate"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+    run_airflow(
+        env,
+        "users", "create", "-r", "Admin", "-u", ADMIN_USER, "-p", ADMIN_PASSWORD,
+        "-e", "admin@example.com", "-f", "Platform", "-l", "Admin",
+    )  # fmt: skip
+
+
+@dataclass
+class AirflowServer:
+    """A real Airflow web/API server on a loopback port, in its own process group."""
+
+    env: dict[str, str]
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    extra_processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 180) -> None:
+        if airflow_major() >= 3:
+            args = ["api-server", "--host", "127.0.0.1", "--port", str(self.port)]
+        else:
+            args = ["webserver", "--hostname", "127.0.0.1", "--port", str(self.port)]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [AIRFLOW_BIN, *args],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Airflow server exited early:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/api/v1/platform/health", timeout=2).status_code < 500:
+                    return
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"Airflow server did not answer within {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        for proc in [self.process, *self.extra_processes]:
+            if proc is None or proc.poll() is not None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_server(env: dict[str, str], port: int, log_dir: Path) -> Iterator[AirflowServer]:
+    server = AirflowServer(env=env, port=port, log_path=log_dir / f"server-{port}.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- services ---------------------------------------------------------------------------------
+
+DEFAULT_PG_URL = "postgresql://platform:platform@127.0.0.1:5432/postgres"
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL server to test against, or None when none answers."""
+    url = os.environ.get("PLATFORM_TEST_PG_URL", DEFAULT_PG_URL)
+    try:
+        import psycopg2
+
+        psycopg2.connect(url, connect_timeout=3).close()
+    except Exception:
+        return None
+    return url
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(base_url: str) -> Iterator[str]:
+    """A new, empty database on the test server, dropped afterwards."""
+    import psycopg2
+
+    name = f"platform_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(base_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    prefix, _, _ = base_url.rpartition("/")
+    try:
+        yield f"{prefix}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
