@@ -32,7 +32,9 @@ def main() -> None:
     env = {**os.environ, "AIRFLOW_HOME": os.environ.get("AIRFLOW_HOME", tempfile.mkdtemp())}
     airflow_s, plugin_s = [], []
     for _ in range(SAMPLES):
-        out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+        )
         a, p = (float(x) for x in out.stdout.split()[-2:])
         airflow_s.append(a)
         plugin_s.append(p)
