@@ -4,7 +4,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$root/.airflow/$AIRFLOW_VERSION}"
 mkdir -p "$AIRFLOW_HOME"
 secret_file="$AIRFLOW_HOME/.secret-key"
-[ -s "$secret_file" ] || (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$secret_file")
+[ -s "$secret_file" ] || (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(64))' > "$secret_file")
 secret="$(cat "$secret_file")"
 export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$root/dags_examples}"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
@@ -19,7 +19,8 @@ case "$AIRFLOW_VERSION" in
     export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:${PORT:-8080}/execution/"
     ;;
   *)
-    export AIRFLOW__API__AUTH_BACKENDS="airflow.api.auth.backend.session,airflow.api.auth.backend.basic_auth"
+    # The platform's backend first, so platform API keys work on Airflow's own /api/v1.
+    export AIRFLOW__API__AUTH_BACKENDS="airflow_platform.auth.airflow2_backend,airflow.api.auth.backend.session,airflow.api.auth.backend.basic_auth"
     export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-SequentialExecutor}"
     ;;
 esac

@@ -9,7 +9,7 @@ source scripts/airflow-env.sh
 
 echo "==> migrating the metadata DB in $AIRFLOW_HOME"
 airflow db migrate >"$AIRFLOW_HOME/migrate.log" 2>&1 || { tail -30 "$AIRFLOW_HOME/migrate.log"; exit 1; }
-airflow-platform db migrate
+airflow-platform db migrate   # the platform tables (Airflow 2) and FAB permissions (both)
 
 password_file="$AIRFLOW_HOME/admin-password"
 if [ ! -s "$password_file" ]; then
@@ -19,6 +19,13 @@ password="$(cat "$password_file")"
 if ! airflow users list 2>/dev/null | grep -qw admin; then
   airflow users create -r Admin -u admin -p "$password" -e admin@example.com -f Platform -l Admin >/dev/null 2>&1
 fi
+
+key_file="$AIRFLOW_HOME/api-key"
+if [ ! -s "$key_file" ] || ! airflow-platform keys verify --key-file "$key_file" >/dev/null 2>&1; then
+  (umask 077; airflow-platform keys create --user admin --name "make run" --quiet > "$key_file")
+fi
+(umask 077; cp "$key_file" .airflow/api-key)
+api_key="$(cat "$key_file")"
 
 pids=()
 stop() { trap - INT TERM EXIT; echo; echo "==> stopping"; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -49,7 +56,9 @@ cat <<INFO
 
   Airflow $AIRFLOW_VERSION with Airflow Platform is running on http://localhost:$PORT
   Log in:      admin / $password        (also in $password_file)
+  API key:     $api_key        (also in .airflow/api-key)
   Health:      curl -s http://localhost:$PORT/api/v1/platform/health
+  Tenants:     curl -s -H "X-API-Key: \$(cat .airflow/api-key)" http://localhost:$PORT/api/v1/platform/tenants
   API docs:    http://localhost:$PORT/api/v1/platform/docs
   Logs:        $logs
   Stop:        Ctrl+C

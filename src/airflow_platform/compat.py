@@ -5,8 +5,9 @@ Other modules ask this one; none of them looks at Airflow's version itself.
 
 from __future__ import annotations
 
+import contextlib
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 
 @cache
@@ -49,7 +50,13 @@ def exempt_from_csrf(blueprint: Any) -> None:
         return
     from airflow.www.app import csrf
 
-    csrf.exempt(blueprint)
+    # Flask-WTF exempts by blueprint object, and nested blueprints are apps' blueprints of their
+    # own, so each one is exempted. Session (cookie) requests get our own same-origin check.
+    pending = [blueprint]
+    while pending:
+        current = pending.pop()
+        csrf.exempt(current)
+        pending.extend(child for child, _ in getattr(current, "_blueprints", []))
 
 
 def base_db_manager() -> type:
@@ -57,3 +64,144 @@ def base_db_manager() -> type:
     from airflow.utils.db_manager import BaseDBManager
 
     return BaseDBManager
+
+
+# --- auth: users and permissions through Airflow's auth manager (FAB by default) ---------------
+
+
+def _auth_manager() -> Any:
+    """Airflow 3's auth manager: the server's instance, or one made for this process."""
+    from airflow.api_fastapi.app import create_auth_manager
+
+    return create_auth_manager()
+
+
+def find_user(username: str) -> Any | None:
+    """The auth manager's user object for a FAB username, or None when absent or inactive."""
+    from sqlalchemy import select
+
+    if is_airflow_3():
+        from airflow.providers.fab.auth_manager.models import User
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            user_id = session.scalar(select(User.id).where(User.username == username))
+        if user_id is None:
+            return None
+        try:
+            return _auth_manager().deserialize_user({"sub": str(user_id)})
+        except ValueError:  # inactive
+            return None
+    user = _airflow2_security_manager().find_user(username=username)
+    return user if user is not None and user.is_active else None
+
+
+def user_exists(username: str) -> bool:
+    """Whether a FAB user exists, from any process (no web app needed)."""
+    import sqlalchemy as sa
+
+    with metadata_engine().connect() as conn:
+        row = conn.execute(sa.text("SELECT 1 FROM ab_user WHERE username = :u"), {"u": username}).first()
+    return row is not None
+
+
+def is_authorized(user: Any, method: str, resource: str) -> bool:
+    """Ask Airflow whether ``user`` may do ``method`` (GET/POST/PATCH/PUT/DELETE) on ``resource``."""
+    from airflow_platform.auth.permissions import action_for
+
+    action = action_for(method)
+    if is_airflow_3():
+        manager = _auth_manager()
+        # FAB computes a user's permissions through ``current_app.appbuilder``: inside our own Flask
+        # app that must be the auth manager's app, not ours.
+        fab_app = getattr(manager, "flask_app", None)
+        with fab_app.app_context() if fab_app is not None else contextlib.nullcontext():
+            return bool(manager.is_authorized_custom_view(method=action, resource_name=resource, user=user))
+    return bool(_airflow2_security_manager().has_access(action, resource, user))
+
+
+def session_user(cookies: Any) -> Any | None:
+    """The user of the Airflow UI session of this request, if any."""
+    if is_airflow_3():
+        token = cookies.get("_token")
+        return user_from_airflow_jwt(token) if token else None
+    from flask_login import current_user
+
+    return current_user if current_user and current_user.is_authenticated else None
+
+
+def user_from_airflow_jwt(token: str) -> Any | None:
+    """Airflow 3: the user of a valid Airflow JWT; None when invalid. Airflow 2 has no such JWT."""
+    if not is_airflow_3():
+        return None
+    import asyncio
+
+    try:
+        return asyncio.run(_auth_manager().get_user_from_token(token))
+    except Exception:
+        return None
+
+
+def airflow_jwt_for(user: Any, expires_in: int) -> str:
+    """Airflow 3: a short-lived Airflow JWT of ``user``, for Airflow's own API."""
+    return str(_auth_manager().generate_jwt(user, expiration_time_in_seconds=expires_in))
+
+
+def sync_permissions(grants: dict[str, dict[str, tuple[str, ...]]], resources: tuple[str, ...]) -> list[str]:
+    """Create our FAB resources and grant default roles; returns what was added."""
+    from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+
+    added: list[str] = []
+    with get_application_builder() as appbuilder:
+        sm = appbuilder.sm
+        for resource in resources:
+            for action in ("can_read", "can_create", "can_edit", "can_delete"):
+                if sm.get_permission(action, resource) is None:
+                    sm.create_permission(action, resource)
+                    added.append(f"{action} on {resource}")
+        for role_name, by_resource in grants.items():
+            # On Airflow 2 the default roles appear only when the webserver first starts; made
+            # here they get Airflow's own permissions added then (FAB's role sync is additive).
+            role = sm.find_role(role_name) or sm.add_role(role_name)
+            for resource, actions in by_resource.items():
+                for action in actions:
+                    perm = sm.get_permission(action, resource)
+                    if perm is not None and perm not in role.permissions:
+                        sm.add_permission_to_role(role, perm)
+                        added.append(f"{role_name}: {action} on {resource}")
+    return added
+
+
+def user_from_basic_auth(username: str, password: str) -> Any | None:
+    """Airflow 2: check a FAB username/password (as Airflow 2's basic_auth backend does).
+
+    Airflow 3 takes passwords only at ``POST /auth/token``; clients exchange them for a JWT there.
+    """
+    if is_airflow_3():
+        return None
+    user = _airflow2_security_manager().auth_user_db(username, password)
+    return user if user is not None and user.is_active else None
+
+
+def usernames_for_emails(emails: list[str]) -> dict[str, str]:
+    """FAB usernames of the users with these e-mails (the e-mail itself when no user has it)."""
+    import sqlalchemy as sa
+
+    if not emails:
+        return {}
+    with metadata_engine().connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT email, username FROM ab_user WHERE email IN :emails").bindparams(
+                sa.bindparam("emails", expanding=True)
+            ),
+            {"emails": emails},
+        ).all()
+    found = {r.email: r.username for r in rows}
+    return {e: found.get(e, e) for e in emails}
+
+
+def _airflow2_security_manager() -> Any:
+    """Airflow 2: FAB's security manager of the webserver app serving this request."""
+    from flask import current_app
+
+    return cast(Any, current_app).appbuilder.sm

@@ -37,6 +37,63 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": None,
         "default": "10485760",
     },
+    "rate_limit_enabled": {
+        "description": (
+            "Apply per-key rate limits to platform requests, and to Airflow API calls made with a "
+            "platform key.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "boolean",
+        "example": None,
+        "default": "True",
+    },
+    "rate_limit_storage_uri": {
+        "description": (
+            "Where rate-limit counters live, as a ``limits`` storage URI. ``memory://`` counts per process "
+            "(one machine); use ``redis://host:6379/0`` so that every server process shares one budget. "
+            "When Redis cannot be reached the platform keeps serving with per-process counters and says "
+            "so in the health endpoint.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "redis://127.0.0.1:6379/0",
+        "default": "memory://",
+    },
+    "rate_limit_get": {
+        "description": "Limit of GET requests per key (``limits`` notation).\n",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": None,
+        "default": "1000/minute",
+    },
+    "rate_limit_write": {
+        "description": "Limit of POST/PUT/PATCH requests per key.\n",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": None,
+        "default": "100/minute",
+    },
+    "rate_limit_delete": {
+        "description": "Limit of DELETE requests per key.\n",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": None,
+        "default": "50/minute",
+    },
+    "rate_limit_query": {
+        "description": "Limit of analytics query executions per key.\n",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": None,
+        "default": "100/hour",
+    },
+    "rate_limit_bulk": {
+        "description": "Limit of bulk operations (imports, exports) per key.\n",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": None,
+        "default": "10/minute",
+    },
 }
 
 

@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The platform's tables in Airflow's metadata database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="Platform API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 
 def _migrator():  # type: ignore[no-untyped-def]
@@ -30,8 +32,11 @@ def _migrator():  # type: ignore[no-untyped-def]
 @db_app.command("migrate")
 def db_migrate(
     to_revision: str = typer.Option("head", "--to-revision", "-r", help="Revision to upgrade to."),
+    skip_permissions: bool = typer.Option(
+        False, "--skip-permissions", help="Do not sync the platform's FAB permissions and role grants."
+    ),
 ) -> None:
-    """Create or upgrade the platform tables (safe to run again)."""
+    """Create or upgrade the platform tables, and sync permissions (safe to run again)."""
     migrator = _migrator()
     before = migrator.current()
     migrator.upgrade(to_revision)
@@ -40,6 +45,22 @@ def db_migrate(
         typer.echo(f"Platform schema already at revision {after}.")
     else:
         typer.echo(f"Platform schema migrated: {before or 'empty'} -> {after}.")
+    if to_revision == "head" and not skip_permissions:
+        _sync_permissions()
+
+
+def _sync_permissions() -> None:
+    from airflow_platform.auth.permissions import RESOURCES, ROLE_GRANTS
+    from airflow_platform.compat import sync_permissions
+
+    added = sync_permissions(ROLE_GRANTS, RESOURCES)
+    typer.echo(f"Platform permissions synced ({len(added)} added).")
+
+
+@app.command("sync-perms")
+def sync_perms() -> None:
+    """Create the platform's permissions in Airflow (FAB) and grant the default roles theirs."""
+    _sync_permissions()
 
 
 @db_app.command("downgrade")
@@ -72,6 +93,65 @@ def db_check() -> None:
         err=True,
     )
     raise typer.Exit(1)
+
+
+@keys_app.command("create")
+def keys_create(
+    user: str = typer.Option(..., "--user", "-u", help="Airflow user the key acts as."),
+    tenant: str | None = typer.Option(
+        None, "--tenant", "-t", help="Tenant the key is bound to. Default: none (platform-wide, admins)."
+    ),
+    scopes: list[str] = typer.Option(["*"], "--scopes", "-s", help="'*' or '<area>:read|write'; repeat."),
+    name: str = typer.Option("cli", "--name", "-n", help="What the key is for."),
+    expires_in_days: int | None = typer.Option(None, "--expires-in-days", min=1, help="Default: never."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the secret."),
+) -> None:
+    """Create an API key from the shell and print its secret (shown only this once)."""
+    from airflow_platform.auth import scopes as scope_rules
+    from airflow_platform.compat import user_exists
+    from airflow_platform.exceptions import PlatformError
+    from airflow_platform.services.api_keys import ApiKeyService
+    from airflow_platform.services.tenants import TenantService
+
+    tenants = TenantService()
+    try:
+        if not user_exists(user):
+            raise typer.BadParameter(f"no Airflow user named {user!r}", param_hint="--user")
+        if tenant is not None and not tenants.exists(tenant):
+            raise typer.BadParameter(f"no tenant {tenant!r}", param_hint="--tenant")
+        created = ApiKeyService(tenants).insert(
+            name=name,
+            username=user,
+            tenant_id=tenant,
+            scopes=scope_rules.normalize([s for item in scopes for s in item.split(",") if s]),
+            expires_in_days=expires_in_days,
+            created_by=f"cli:{user}",
+        )
+    except PlatformError as e:
+        raise typer.BadParameter(e.message) from None
+    if quiet:
+        typer.echo(created.key)
+        return
+    typer.echo(
+        f"Created API key {created.id} ({created.prefix}…) for {user}"
+        f"{f' in tenant {tenant}' if tenant else ''}, scopes {', '.join(created.scopes)}."
+    )
+    typer.echo("Secret (shown once):")
+    typer.echo(created.key)
+
+
+@keys_app.command("verify")
+def keys_verify(
+    key_file: typer.FileText = typer.Option(..., "--key-file", help="File holding the secret ('-': stdin)."),
+) -> None:
+    """Exit 0 when the key in the file is active, 1 when it is unknown, expired or revoked."""
+    from airflow_platform.services.api_keys import ApiKeyService
+
+    record = ApiKeyService.resolve(key_file.read().strip())
+    if record is None:
+        typer.echo("The key is unknown, expired or revoked.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Active key {record.key_id} of {record.username}.")
 
 
 def main() -> None:

@@ -1,20 +1,34 @@
-"""Airflow 3: the root ASGI middleware that hands our path prefixes to the platform's Flask app.
+"""Airflow 3: the root ASGI middleware of the platform.
 
-Airflow 3 answers every ``/api/v1/*`` path with 404 "removed", so we must see requests before
-Airflow routes them. The Flask app is built on the first platform request, not at import, so the
-plugin costs Airflow's start almost nothing.
+* Paths under our prefixes go to the platform's Flask app (through ``a2wsgi``): Airflow 3 answers
+  every ``/api/v1/*`` path with 404 "removed", so we must see requests before Airflow routes them.
+* Any other request carrying ``X-API-Key`` has the key checked (and rate-limited) and exchanged
+  for a short-lived Airflow JWT of the key's user, so Airflow's own API authorizes that user.
+
+The Flask app is built on the first platform request, not at import, so the plugin costs
+Airflow's start almost nothing.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
+
+import orjson
 
 from airflow_platform.api.paths import is_platform_path
 
 Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+JWT_LIFETIME_S = 300
+_JWT_MARGIN_S = 60
 
 
 class PlatformRootMiddleware:
@@ -22,6 +36,7 @@ class PlatformRootMiddleware:
         self.app = app
         self._platform: ASGIApp | None = None
         self._lock = threading.Lock()
+        self._jwts: dict[str, tuple[str, float]] = {}
 
     def _platform_app(self) -> ASGIApp:
         if self._platform is None:
@@ -35,7 +50,7 @@ class PlatformRootMiddleware:
         assert self._platform is not None
         return self._platform
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
             root = scope.get("root_path") or ""
@@ -44,4 +59,60 @@ class PlatformRootMiddleware:
             if is_platform_path(path):
                 await self._platform_app()(scope, receive, send)
                 return
+            key = _header(scope, b"x-api-key")
+            if key is not None:
+                await self._with_key(key, path, scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+    # --- a platform key on Airflow's own API ---------------------------------------------------
+
+    def _exchange(self, secret: str, method: str, path: str) -> tuple[str, dict[str, str]]:
+        from airflow_platform import compat
+        from airflow_platform.auth.airflow_api import check_key
+
+        use = check_key(secret, method, path)
+        cached = self._jwts.get(use.key_id)
+        now = time.monotonic()
+        if cached is None or cached[1] <= now:
+            token = compat.airflow_jwt_for(use.user, JWT_LIFETIME_S)
+            cached = (token, now + JWT_LIFETIME_S - _JWT_MARGIN_S)
+            self._jwts[use.key_id] = cached
+        return cached[0], use.rate_headers
+
+    async def _with_key(self, secret: str, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        from anyio import to_thread
+
+        from airflow_platform.auth.airflow_api import error_body
+        from airflow_platform.exceptions import PlatformError
+
+        try:
+            token, rate_headers = await to_thread.run_sync(self._exchange, secret, scope["method"], path)
+        except PlatformError as e:
+            rid = _header(scope, b"x-request-id") or f"req_{uuid.uuid4().hex}"
+            body = orjson.dumps(error_body(e, rid))
+            headers = [(b"content-type", b"application/json"), (b"x-request-id", rid.encode())]
+            headers += [(k.lower().encode(), v.encode()) for k, v in e.headers.items()]
+            await send({"type": "http.response.start", "status": e.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        scope = dict(scope)
+        scope["headers"] = [
+            (k, v) for k, v in scope["headers"] if k not in (b"x-api-key", b"authorization", b"cookie")
+        ] + [(b"authorization", f"Bearer {token}".encode())]
+        extra = [(k.lower().encode(), v.encode()) for k, v in rate_headers.items()]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and extra:
+                message = dict(message)
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return cast(bytes, value).decode("latin-1")
+    return None

@@ -22,9 +22,9 @@ from airflow_platform.api.routing import Operation, PlatformBlueprint
 
 def _area_blueprints() -> list[PlatformBlueprint]:
     # Imported here, not at module level: the plugin imports this module lazily on first use.
-    from airflow_platform.api import docs, health
+    from airflow_platform.api import api_keys, docs, health, tenants
 
-    return [health.blueprint, docs.blueprint]
+    return [health.blueprint, docs.blueprint, tenants.blueprint, api_keys.blueprint]
 
 
 def platform_operations() -> list[Operation]:

@@ -25,7 +25,12 @@ def _document() -> dict[str, Any]:
 
 
 @blueprint.operation(
-    f"{API_PREFIX}/openapi.json", "GET", summary="The OpenAPI 3.1 document", needs_schema=False, tags=["docs"]
+    f"{API_PREFIX}/openapi.json",
+    "GET",
+    summary="The OpenAPI 3.1 document",
+    needs_schema=False,
+    public=True,
+    tags=["docs"],
 )
 def get_openapi() -> Response:
     """Generated from the pydantic models of every operation; never written by hand."""
@@ -33,7 +38,12 @@ def get_openapi() -> Response:
 
 
 @blueprint.operation(
-    f"{API_PREFIX}/docs", "GET", summary="The API reference for people", needs_schema=False, tags=["docs"]
+    f"{API_PREFIX}/docs",
+    "GET",
+    summary="The API reference for people",
+    needs_schema=False,
+    public=True,
+    tags=["docs"],
 )
 def get_docs() -> Response:
     """An HTML page rendered from the OpenAPI document: no JavaScript, no CDN."""

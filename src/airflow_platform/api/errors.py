@@ -124,3 +124,6 @@ def register(target: Any) -> None:
     target.register_error_handler(HTTPException, handle_http_exception)
     target.register_error_handler(Exception, handle_unexpected)
     target.after_request(add_request_id_header)
+    from airflow_platform.api.guard import add_rate_limit_headers
+
+    target.after_request(add_rate_limit_headers)

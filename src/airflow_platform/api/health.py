@@ -28,6 +28,7 @@ def _service():  # type: ignore[no-untyped-def]
     summary="Platform health",
     response=HealthResponse,
     needs_schema=False,
+    public=True,
     tags=["health"],
 )
 def get_health() -> HealthResponse:

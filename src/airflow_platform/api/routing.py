@@ -8,6 +8,7 @@ the OpenAPI document is generated from.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from airflow_platform import exceptions as exc
 from airflow_platform.api.errors import validation_error
+from airflow_platform.api.guard import guard
 from airflow_platform.api.responses import json_response
 
 _RULE_PARAM = re.compile(r"<(?:[a-z]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
@@ -40,6 +42,8 @@ class Operation:
     response: type[BaseModel] | None = None
     status: int = 200
     needs_schema: bool = True
+    #: The authorization resource (``auth.permissions``); None for public operations.
+    resource: str | None = None
     errors: tuple[int, ...] = (400, 401, 403, 404, 429, 500)
     extra_responses: dict[int, str] = field(default_factory=dict)
 
@@ -106,9 +110,16 @@ class PlatformBlueprint(Blueprint):
         response: type[BaseModel] | None = None,
         status: int = 200,
         needs_schema: bool = True,
+        resource: str | None = None,
+        public: bool = False,
         tags: list[str] | None = None,
+        errors: tuple[int, ...] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if resource is None and not public:
+            raise ValueError(f"{rule}: an operation needs a resource unless it is public")
+
         def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+            wants_principal = "principal" in inspect.signature(view).parameters
             op = Operation(
                 rule=rule,
                 method=method.upper(),
@@ -121,7 +132,12 @@ class PlatformBlueprint(Blueprint):
                 response=response,
                 status=status,
                 needs_schema=needs_schema,
+                resource=resource,
             )
+            if errors is not None:
+                op.errors = errors
+            elif public:
+                op.errors = (400, 401, 429, 500)
             self.operations.append(op)
 
             @functools.wraps(view)
@@ -130,7 +146,10 @@ class PlatformBlueprint(Blueprint):
                     from airflow_platform.services.schema_guard import ensure_schema_current
 
                     ensure_schema_current()
+                principal = guard(op)
                 kwargs: dict[str, Any] = dict(path_args)
+                if wants_principal:
+                    kwargs["principal"] = principal
                 if body is not None:
                     kwargs["body"] = _parse_json_body(body)
                 if query is not None:

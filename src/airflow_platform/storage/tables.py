@@ -25,3 +25,74 @@ tenants = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+tenant_members = sa.Table(
+    "platform_tenant_members",
+    metadata,
+    sa.Column("tenant_id", sa.String(63), primary_key=True),
+    sa.Column("username", sa.String(256), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_keys = sa.Table(
+    "platform_api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("username", sa.String(256), nullable=False),
+    sa.Column("tenant_id", sa.String(63), nullable=True, index=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+oauth_clients = sa.Table(
+    "platform_oauth_clients",
+    metadata,
+    sa.Column("client_id", sa.String(48), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("username", sa.String(256), nullable=False),
+    sa.Column("tenant_id", sa.String(63), nullable=True, index=True),
+    sa.Column("redirect_uris", sa.JSON, nullable=False),
+    sa.Column("grant_types", sa.JSON, nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+oauth_tokens = sa.Table(
+    "platform_oauth_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("refresh_token_hash", sa.String(64), nullable=True, unique=True),
+    sa.Column("client_id", sa.String(48), nullable=False, index=True),
+    sa.Column("username", sa.String(256), nullable=False),
+    sa.Column("tenant_id", sa.String(63), nullable=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+oauth_codes = sa.Table(
+    "platform_oauth_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(48), nullable=False),
+    sa.Column("username", sa.String(256), nullable=False),
+    sa.Column("tenant_id", sa.String(63), nullable=True),
+    sa.Column("redirect_uri", sa.String(2000), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("code_challenge", sa.String(128), nullable=True),
+    sa.Column("code_challenge_method", sa.String(16), nullable=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+)

@@ -1,0 +1,181 @@
+"""Who is asking: turns the request's credentials into a ``Principal``.
+
+Tried in order: ``X-API-Key``; ``Authorization: Bearer`` (our OAuth2 access tokens, then Airflow 3
+JWTs); ``Authorization: Basic`` (Airflow 2 only, as Airflow 2's own API accepts); the Airflow UI
+session. Presented credentials that do not check out are a 401 even where none are needed:
+a caller who sent a key wants to know it is bad.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from flask import g, request
+
+from airflow_platform import compat
+from airflow_platform.auth import credentials
+from airflow_platform.auth.principal import Principal, Via
+from airflow_platform.exceptions import AuthenticationError, PermissionDeniedError, ValidationError
+from airflow_platform.services.tenants import DEFAULT_TENANT, TenantService
+
+TENANT_HEADER = "X-Tenant-ID"
+ALL_SCOPES = frozenset({"*"})
+
+
+def tenant_service() -> TenantService:
+    return TenantService(usernames_for_emails=compat.usernames_for_emails)
+
+
+def _is_platform_admin(user: Any, scopes: frozenset[str]) -> bool:
+    from airflow_platform.auth.scopes import allows
+
+    return allows(scopes, "Tenants", write=True) and compat.is_authorized(user, "POST", "Tenants")
+
+
+def _pick_tenant(username: str, admin: bool, bound: str | None, via: Via) -> str | None:
+    """The tenant a principal acts in: the credential's, else the X-Tenant-ID header, else the
+    user's own (platform admins: all tenants)."""
+    tenants = tenant_service()
+    asked = request.headers.get(TENANT_HEADER)
+    if bound is not None:
+        if asked and asked != bound:
+            raise PermissionDeniedError(f"This credential is bound to tenant {bound!r}.")
+        return bound
+    memberships = tenants.memberships(username)
+    if asked:
+        if not tenants.exists(asked):
+            raise PermissionDeniedError(f"Tenant {asked!r} does not exist or is not yours.")
+        if not admin and asked not in memberships and not (asked == DEFAULT_TENANT and not memberships):
+            raise PermissionDeniedError(f"Tenant {asked!r} does not exist or is not yours.")
+        return asked
+    if admin:
+        return None
+    if not memberships:
+        tenants.ensure_default()
+        return DEFAULT_TENANT
+    if len(memberships) == 1:
+        return next(iter(memberships))
+    raise ValidationError(
+        f"You belong to several tenants ({', '.join(sorted(memberships))}): choose one with the "
+        f"{TENANT_HEADER} header.",
+        details={"tenants": sorted(memberships)},
+    )
+
+
+def _principal(user: Any, via: Via, scopes: frozenset[str], bound: str | None, identity: str) -> Principal:
+    username = str(user.username)
+    admin = _is_platform_admin(user, scopes)
+    tenant = _pick_tenant(username, admin, bound, via)
+    return Principal(
+        username=username,
+        user=user,
+        tenant_id=tenant,
+        scopes=scopes,
+        via=via,
+        is_platform_admin=admin and tenant is None,
+        rate_identity=identity,
+        key_id=identity if via == "api_key" else None,
+    )
+
+
+def _from_api_key(secret: str) -> Principal:
+    from airflow_platform.services.api_keys import ApiKeyService
+
+    record = ApiKeyService.resolve(secret.strip())
+    if record is None:
+        raise AuthenticationError("Invalid, expired or revoked API key.")
+    user = compat.find_user(record.username)
+    if user is None:
+        raise AuthenticationError("The API key's user no longer exists or is inactive.")
+    return _principal(user, "api_key", record.scopes, record.tenant_id, record.key_id)
+
+
+def _from_bearer(token: str) -> Principal:
+    if token.startswith(credentials.OAUTH_TOKEN_PREFIX):
+        from airflow_platform.auth.oauth2 import resolve_access_token
+
+        grant = resolve_access_token(token)
+        if grant is None:
+            raise AuthenticationError("Invalid, expired or revoked access token.")
+        user = compat.find_user(grant.username)
+        if user is None:
+            raise AuthenticationError("The token's user no longer exists or is inactive.")
+        return _principal(user, "oauth", grant.scopes, grant.tenant_id, f"oauth:{grant.client_id}")
+    user = compat.user_from_airflow_jwt(token)
+    if user is None:
+        raise AuthenticationError("Invalid or expired bearer token.")
+    return _principal(user, "airflow_jwt", ALL_SCOPES, None, f"user:{user.username}")
+
+
+def _from_basic(value: str) -> Principal:
+    try:
+        username, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationError("Malformed Basic credentials.") from None
+    user = compat.user_from_basic_auth(username, password)
+    if user is None:
+        hint = "" if not compat.is_airflow_3() else " On Airflow 3, exchange them at POST /auth/token."
+        raise AuthenticationError("Invalid username or password." + hint)
+    return _principal(user, "basic", ALL_SCOPES, None, f"user:{user.username}")
+
+
+def _same_origin() -> bool:
+    """Browsers send Origin (or at least Referer) on cross-site writes: require it to be us."""
+    from urllib.parse import urlsplit
+
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    return bool(source) and urlsplit(source).netloc == request.host
+
+
+def authenticate(required: bool = True) -> Principal | None:
+    """The request's principal (cached on ``g``); raises 401 when ``required`` and there is none."""
+    if "platform_principal" in g:
+        return g.platform_principal
+    principal: Principal | None = None
+    key = request.headers.get("X-API-Key")
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if key:
+        principal = _from_api_key(key)
+    elif scheme.lower() == "bearer" and value.strip():
+        principal = _from_bearer(value.strip())
+    elif scheme.lower() == "basic" and value.strip():
+        principal = _from_basic(value.strip())
+    else:
+        user = compat.session_user(request.cookies)
+        if user is not None:
+            if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin():
+                raise PermissionDeniedError(
+                    "Cross-site request refused: a write with the Airflow session cookie must come "
+                    "from this site's own pages (Origin or Referer)."
+                )
+            principal = _principal(user, "session", ALL_SCOPES, None, f"user:{user.username}")
+    if principal is None and required:
+        raise AuthenticationError(
+            "Authentication required: send an X-API-Key header, an Authorization: Bearer token, "
+            "or log in to Airflow."
+        )
+    g.platform_principal = principal
+    return principal
+
+
+def authorize(principal: Principal, method: str, resource: str) -> None:
+    """Scopes first (what the credential allows), then Airflow's auth manager (what the user may)."""
+    from airflow_platform.auth.permissions import action_for
+    from airflow_platform.auth.scopes import AREA_OF_RESOURCE, allows
+
+    write = method.upper() not in ("GET", "HEAD", "OPTIONS")
+    if not allows(principal.scopes, resource, write):
+        area = AREA_OF_RESOURCE.get(resource, resource)
+        raise PermissionDeniedError(
+            f"This credential's scopes do not allow {'writing' if write else 'reading'} {resource} "
+            f"(needs '{area}:{'write' if write else 'read'}').",
+            details={"resource": resource, "scopes": sorted(principal.scopes)},
+        )
+    if not compat.is_authorized(principal.user, method, resource):
+        raise PermissionDeniedError(
+            f"User {principal.username!r} may not {action_for(method).removeprefix('can_')} {resource}.",
+            details={"resource": resource, "action": action_for(method)},
+        )

@@ -1,0 +1,1 @@
+"""Who is asking (principals), what they may do, and how often."""

@@ -1,0 +1,193 @@
+"""Create, list, revoke and resolve API keys."""
+
+from __future__ import annotations
+
+import secrets as std_secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from airflow_platform.auth import credentials, scopes
+from airflow_platform.auth.principal import Principal
+from airflow_platform.exceptions import PermissionDeniedError, ResourceNotFoundError, ValidationError
+from airflow_platform.schemas.auth import ApiKey, ApiKeyCreate, ApiKeyCreated
+from airflow_platform.storage import db
+from airflow_platform.storage.tables import api_keys
+
+#: last_used_at is written at most this often per key, so reads do not turn into writes.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    username: str
+    tenant_id: str | None
+    scopes: frozenset[str]
+
+
+def _status(row: Any, now: datetime) -> str:
+    if row.revoked_at is not None:
+        return "revoked"
+    expires = db.as_utc(row.expires_at)
+    if expires is not None and expires <= now:
+        return "expired"
+    return "active"
+
+
+def _to_model(row: Any) -> ApiKey:
+    now = db.utcnow()
+    return ApiKey(
+        id=row.key_id,
+        name=row.name,
+        prefix=row.prefix,
+        user=row.username,
+        tenant_id=row.tenant_id,
+        scopes=list(row.scopes),
+        created_by=row.created_by,
+        created_at=db.as_utc(row.created_at),
+        expires_at=db.as_utc(row.expires_at),
+        last_used_at=db.as_utc(row.last_used_at),
+        revoked_at=db.as_utc(row.revoked_at),
+        status=_status(row, now),
+    )
+
+
+class ApiKeyService:
+    def __init__(self, tenants: Any) -> None:
+        self.tenants = tenants
+
+    # --- the admin surface -------------------------------------------------------------------
+
+    def create(self, principal: Principal, body: ApiKeyCreate, *, user_exists: Any) -> ApiKeyCreated:
+        username = body.user or principal.username
+        if username != principal.username and not principal.is_platform_admin:
+            raise PermissionDeniedError("Only platform admins may create keys for other users.")
+        if username != principal.username and not user_exists(username):
+            raise ValidationError(f"No Airflow user named {username!r}.", details={"user": username})
+        tenant_id = self._tenant_for_new_key(principal, body.tenant_id)
+        return self.insert(
+            name=body.name,
+            username=username,
+            tenant_id=tenant_id,
+            scopes=scopes.normalize(body.scopes),
+            expires_in_days=body.expires_in_days,
+            created_by=principal.username,
+        )
+
+    def _tenant_for_new_key(self, principal: Principal, requested: str | None) -> str | None:
+        if requested is None:
+            return principal.tenant_id
+        if not self.tenants.exists(requested):
+            raise ValidationError(f"No tenant {requested!r}.", details={"tenant_id": requested})
+        if principal.is_platform_admin and principal.tenant_id is None:
+            return requested
+        if requested != principal.tenant_id:
+            raise PermissionDeniedError("A key can only be bound to the tenant you act in.")
+        return requested
+
+    def insert(
+        self,
+        *,
+        name: str,
+        username: str,
+        tenant_id: str | None,
+        scopes: list[str],
+        expires_in_days: int | None,
+        created_by: str,
+    ) -> ApiKeyCreated:
+        secret = credentials.mint(credentials.API_KEY_PREFIX)
+        now = db.utcnow()
+        row = {
+            "key_id": f"key_{std_secrets.token_hex(8)}",
+            "name": name,
+            "prefix": credentials.visible_prefix(secret),
+            "secret_hash": credentials.digest(secret),
+            "username": username,
+            "tenant_id": tenant_id,
+            "scopes": scopes,
+            "created_by": created_by,
+            "created_at": now,
+            "expires_at": now + timedelta(days=expires_in_days) if expires_in_days else None,
+            "last_used_at": None,
+            "revoked_at": None,
+        }
+        with db.transaction() as conn:
+            conn.execute(api_keys.insert().values(**row))
+        model = _to_model(_RowView(row))
+        return ApiKeyCreated(**model.model_dump(), key=secret)
+
+    def _visible(self, principal: Principal) -> Any:
+        """Which keys a principal may see: admins all (of its tenant), tenant admins the tenant's,
+        everyone else their own."""
+        clause: Any = sa.true()
+        if principal.tenant_id is not None:
+            clause = api_keys.c.tenant_id == principal.tenant_id
+        if not principal.is_platform_admin and not self.tenants.is_tenant_admin(
+            principal.tenant_id, principal.username
+        ):
+            clause = sa.and_(clause, api_keys.c.username == principal.username)
+        return clause
+
+    def list(self, principal: Principal, limit: int, offset: int) -> tuple[list[ApiKey], int]:
+        where = self._visible(principal)
+        with db.reading() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(api_keys).where(where)).scalar_one()
+            rows = conn.execute(
+                sa.select(api_keys).where(where).order_by(api_keys.c.created_at, api_keys.c.key_id)
+                .limit(limit).offset(offset)
+            ).all()  # fmt: skip
+        return [_to_model(r) for r in rows], int(total)
+
+    def get(self, principal: Principal, key_id: str) -> ApiKey:
+        with db.reading() as conn:
+            row = conn.execute(
+                sa.select(api_keys).where(api_keys.c.key_id == key_id, self._visible(principal))
+            ).first()
+        if row is None:
+            raise ResourceNotFoundError(f"API key {key_id!r} not found.", details={"id": key_id})
+        return _to_model(row)
+
+    def revoke(self, principal: Principal, key_id: str) -> ApiKey:
+        self.get(principal, key_id)  # 404 when not visible
+        with db.transaction() as conn:
+            conn.execute(
+                api_keys.update()
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=db.utcnow())
+            )
+        return self.get(principal, key_id)
+
+    # --- authentication --------------------------------------------------------------------------
+
+    @staticmethod
+    def resolve(secret: str) -> KeyRecord | None:
+        """The active key behind a presented secret, or None. Touches last_used_at sparingly."""
+        if not credentials.well_formed(secret, credentials.API_KEY_PREFIX):
+            return None
+        hashed = credentials.digest(secret)
+        with db.reading() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.secret_hash == hashed)).first()
+        if row is None or not credentials.same_digest(row.secret_hash, secret):
+            return None
+        now = db.utcnow()
+        if _status(row, now) != "active":
+            return None
+        last = db.as_utc(row.last_used_at)
+        if last is None or now - last > LAST_USED_RESOLUTION:
+            with db.transaction() as conn:
+                conn.execute(
+                    api_keys.update().where(api_keys.c.key_id == row.key_id).values(last_used_at=now)
+                )
+        return KeyRecord(
+            key_id=row.key_id, username=row.username, tenant_id=row.tenant_id, scopes=frozenset(row.scopes)
+        )
+
+
+class _RowView:
+    """Attribute access over a dict, so a just-inserted row serializes like a fetched one."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)

@@ -1,0 +1,212 @@
+"""Tenants: the walls between teams, and who stands inside each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from airflow_platform.auth.principal import Principal
+from airflow_platform.exceptions import ConflictError, PermissionDeniedError, ResourceNotFoundError
+from airflow_platform.schemas.tenants import Tenant, TenantCreate, TenantUpdate
+from airflow_platform.storage import db
+from airflow_platform.storage.tables import api_keys, oauth_clients, tenant_members, tenants
+
+DEFAULT_TENANT = "default"
+
+#: Tables of objects a tenant owns (each has a ``tenant_id`` column); DELETE is refused while any
+#: of them holds a row of the tenant, unless forced.
+OWNED_TABLES: list[sa.Table] = [api_keys, oauth_clients]
+
+
+def _to_model(row: Any) -> Tenant:
+    return Tenant(
+        tenant_id=row.tenant_id,
+        display_name=row.display_name,
+        namespace=row.namespace,
+        resource_limits=row.resource_limits,
+        features=row.features,
+        admin_users=row.admin_users,
+        metadata=row.tenant_metadata,
+        created_at=db.as_utc(row.created_at),
+        updated_at=db.as_utc(row.updated_at),
+    )
+
+
+def _merge(current: dict[str, Any], patch: dict[str, Any] | None) -> dict[str, Any]:
+    if patch is None:
+        return current
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+class TenantService:
+    def __init__(self, usernames_for_emails: Any = None) -> None:
+        # Maps admin e-mails to Airflow usernames; injected so the service needs no Airflow import.
+        self.usernames_for_emails = usernames_for_emails or (lambda emails: {e: e for e in emails})
+
+    # --- queries used by auth ----------------------------------------------------------------
+
+    def exists(self, tenant_id: str) -> bool:
+        if tenant_id == DEFAULT_TENANT:
+            self.ensure_default()
+            return True
+        with db.reading() as conn:
+            return (
+                conn.execute(sa.select(tenants.c.tenant_id).where(tenants.c.tenant_id == tenant_id)).first()
+                is not None
+            )
+
+    def memberships(self, username: str) -> dict[str, str]:
+        with db.reading() as conn:
+            rows = conn.execute(
+                sa.select(tenant_members.c.tenant_id, tenant_members.c.role).where(
+                    tenant_members.c.username == username
+                )
+            ).all()
+        return {r.tenant_id: r.role for r in rows}
+
+    def is_tenant_admin(self, tenant_id: str | None, username: str) -> bool:
+        return tenant_id is not None and self.memberships(username).get(tenant_id) == "admin"
+
+    def ensure_default(self) -> None:
+        with db.reading() as conn:
+            found = conn.execute(
+                sa.select(tenants.c.tenant_id).where(tenants.c.tenant_id == DEFAULT_TENANT)
+            ).first()
+        if found is None:
+            now = db.utcnow()
+            try:
+                with db.transaction() as conn:
+                    conn.execute(
+                        tenants.insert().values(
+                            tenant_id=DEFAULT_TENANT, display_name="Default", namespace=DEFAULT_TENANT,
+                            resource_limits={}, features={}, admin_users=[], tenant_metadata={},
+                            created_at=now, updated_at=now,
+                        )
+                    )  # fmt: skip
+            except sa.exc.IntegrityError:
+                pass  # another process made it first
+
+    # --- the admin surface -------------------------------------------------------------------
+
+    def _require_admin(self, principal: Principal) -> None:
+        if not principal.is_platform_admin:
+            raise PermissionDeniedError("Only platform admins may create, change or delete tenants.")
+
+    def _visible(self, principal: Principal) -> Any:
+        return sa.true() if principal.tenant_id is None else tenants.c.tenant_id == principal.tenant_id
+
+    def create(self, principal: Principal, body: TenantCreate) -> Tenant:
+        self._require_admin(principal)
+        now = db.utcnow()
+        values = {
+            "tenant_id": body.tenant_id,
+            "display_name": body.display_name,
+            "namespace": body.namespace or body.tenant_id,
+            "resource_limits": body.resource_limits,
+            "features": body.features,
+            "admin_users": body.admin_users,
+            "tenant_metadata": body.metadata,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with db.transaction() as conn:
+                conn.execute(tenants.insert().values(**values))
+                self._set_admins(conn, body.tenant_id, body.admin_users)
+        except sa.exc.IntegrityError:
+            raise ConflictError(
+                f"Tenant {body.tenant_id!r} already exists.", details={"tenant_id": body.tenant_id}
+            ) from None
+        return self.get(principal, body.tenant_id)
+
+    def _set_admins(self, conn: sa.engine.Connection, tenant_id: str, emails: list[str]) -> None:
+        conn.execute(
+            tenant_members.delete().where(
+                tenant_members.c.tenant_id == tenant_id, tenant_members.c.role == "admin"
+            )
+        )
+        now = db.utcnow()
+        for username in dict.fromkeys(self.usernames_for_emails(emails).values()):
+            conn.execute(tenant_members.delete().where(
+                tenant_members.c.tenant_id == tenant_id, tenant_members.c.username == username
+            ))  # fmt: skip
+            conn.execute(
+                tenant_members.insert().values(
+                    tenant_id=tenant_id, username=username, role="admin", created_at=now
+                )
+            )
+
+    def get(self, principal: Principal, tenant_id: str) -> Tenant:
+        if tenant_id == DEFAULT_TENANT:
+            self.ensure_default()
+        with db.reading() as conn:
+            row = conn.execute(
+                sa.select(tenants).where(tenants.c.tenant_id == tenant_id, self._visible(principal))
+            ).first()
+        if row is None:
+            raise ResourceNotFoundError(f"Tenant {tenant_id!r} not found.", details={"tenant_id": tenant_id})
+        return _to_model(row)
+
+    def list(self, principal: Principal, limit: int, offset: int) -> tuple[list[Tenant], int]:
+        self.ensure_default()
+        where = self._visible(principal)
+        with db.reading() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(tenants).where(where)).scalar_one()
+            rows = conn.execute(
+                sa.select(tenants).where(where).order_by(tenants.c.tenant_id).limit(limit).offset(offset)
+            ).all()
+        return [_to_model(r) for r in rows], int(total)
+
+    def update(self, principal: Principal, tenant_id: str, body: TenantUpdate) -> Tenant:
+        current = self.get(principal, tenant_id)  # 404 first: another tenant's existence is not told
+        self._require_admin(principal)
+        values: dict[str, Any] = {"updated_at": db.utcnow()}
+        if body.display_name is not None:
+            values["display_name"] = body.display_name
+        if body.namespace is not None:
+            values["namespace"] = body.namespace
+        values["resource_limits"] = _merge(current.resource_limits, body.resource_limits)
+        values["features"] = _merge(current.features, body.features)
+        values["tenant_metadata"] = _merge(current.metadata, body.metadata)
+        with db.transaction() as conn:
+            if body.admin_users is not None:
+                values["admin_users"] = body.admin_users
+                self._set_admins(conn, tenant_id, body.admin_users)
+            conn.execute(tenants.update().where(tenants.c.tenant_id == tenant_id).values(**values))
+        return self.get(principal, tenant_id)
+
+    def owned_objects(self, tenant_id: str) -> dict[str, int]:
+        counts = {}
+        with db.reading() as conn:
+            for table in OWNED_TABLES:
+                n = conn.execute(
+                    sa.select(sa.func.count()).select_from(table).where(table.c.tenant_id == tenant_id)
+                ).scalar_one()
+                if n:
+                    counts[table.name.removeprefix("platform_")] = int(n)
+        return counts
+
+    def delete(self, principal: Principal, tenant_id: str, force: bool) -> None:
+        self.get(principal, tenant_id)
+        self._require_admin(principal)
+        if tenant_id == DEFAULT_TENANT:
+            raise ConflictError("The default tenant cannot be deleted.")
+        owned = self.owned_objects(tenant_id)
+        if owned and not force:
+            summary = ", ".join(f"{n} {kind}" for kind, n in owned.items())
+            raise ConflictError(
+                f"Tenant {tenant_id!r} still owns {summary}; delete them first or pass ?force=true.",
+                details={"owned": owned},
+            )
+        with db.transaction() as conn:
+            for table in OWNED_TABLES:
+                conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
+            conn.execute(tenant_members.delete().where(tenant_members.c.tenant_id == tenant_id))
+            conn.execute(tenants.delete().where(tenants.c.tenant_id == tenant_id))
