@@ -205,3 +205,12 @@ def _airflow2_security_manager() -> Any:
     from flask import current_app
 
     return cast(Any, current_app).appbuilder.sm
+
+
+def login_url(next_url: str) -> str:
+    """Airflow's own login page, coming back to ``next_url`` afterwards."""
+    from urllib.parse import quote
+
+    if is_airflow_3():
+        return str(_auth_manager().get_url_login(next_url=next_url))
+    return f"/login/?next={quote(next_url, safe='')}"

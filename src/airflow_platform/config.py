@@ -94,6 +94,27 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": None,
         "default": "10/minute",
     },
+    "oauth_access_token_expires_in": {
+        "description": "Lifetime of OAuth2 access tokens issued by ``/oauth/token``, in seconds.\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "3600",
+    },
+    "oauth_refresh_token_expires_in": {
+        "description": "Lifetime of OAuth2 refresh tokens, in seconds.\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "2592000",
+    },
+    "oauth_code_expires_in": {
+        "description": "Lifetime of OAuth2 authorization codes, in seconds.\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "300",
+    },
 }
 
 
