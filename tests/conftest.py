@@ -7,6 +7,8 @@ imported, and this module is imported before any test module.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +17,18 @@ from pathlib import Path
 import pytest
 
 from tests import harness
+
+#: Every log line the test process emits, for the final no-secrets-in-logs check.
+CAPTURED_LOG_LINES: list[str] = []
+
+
+class _Collector(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # a record that cannot be formatted cannot leak either
+            CAPTURED_LOG_LINES.append(self.format(record))
+
+
+logging.getLogger().addHandler(_Collector(level=logging.DEBUG))
 
 ARTIFACTS = Path(os.environ.get("PLATFORM_TEST_ARTIFACTS", harness.REPO / "test-artifacts"))
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="platform-test-home-"))
@@ -28,6 +42,8 @@ def artifacts_dir() -> Path:
 
     path = ARTIFACTS / f"airflow-{version('apache-airflow')}"
     path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.log"):  # this run's logs only, for the final secrets check
+        old.unlink()
     return path
 
 

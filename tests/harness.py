@@ -27,7 +27,13 @@ AIRFLOW_BIN = str(VENV_BIN / "airflow")
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin-test-password"
-AIRFLOW2_AUTH_BACKENDS = "airflow_platform.auth.airflow2_backend,airflow.api.auth.backend.session,airflow.api.auth.backend.basic_auth"
+AIRFLOW2_AUTH_BACKENDS = ",".join(
+    (
+        "airflow_platform.auth.airflow2_backend",
+        "airflow.api.auth.backend.session",
+        "airflow.api.auth.backend.basic_auth",
+    )
+)
 
 
 def airflow_major() -> int:
@@ -125,7 +131,8 @@ with get_application_builder() as appbuilder:
     sm = appbuilder.sm
     for username, role, password in json.loads(sys.argv[1]):
         if sm.find_user(username=username) is None:
-            made = sm.add_user(username, username, "Test", f"{username}@example.com", sm.find_role(role), password)
+            email = f"{username}@example.com"
+            made = sm.add_user(username, username, "Test", email, sm.find_role(role), password)
             assert made, f"could not create {username}"
 """
 
@@ -169,7 +176,9 @@ class AirflowServer:
         if airflow_major() >= 3:
             args = ["api-server", "--host", "127.0.0.1", "--port", str(self.port)]
         else:
-            args = ["webserver", "--hostname", "127.0.0.1", "--port", str(self.port)]
+            # Its own pid file: Airflow 2 refuses a second webserver on one AIRFLOW_HOME otherwise.
+            pid_file = self.log_path.with_suffix(".pid")
+            args = ["webserver", "--hostname", "127.0.0.1", "--port", str(self.port), "--pid", str(pid_file)]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [AIRFLOW_BIN, *args],
@@ -254,3 +263,18 @@ def fresh_postgres_database(base_url: str) -> Iterator[str]:
             cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str | None:
+    """The Redis server to test against, or None when none answers."""
+    url = os.environ.get("PLATFORM_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception:
+        return None
+    return url

@@ -76,21 +76,30 @@ def _auth_manager() -> Any:
     return create_auth_manager()
 
 
+#: username -> FAB user id. Ids never change for a username; whether the user still exists and is
+#: active is checked by the auth manager's deserialize_user on every call.
+_USER_IDS: dict[str, int] = {}
+
+
 def find_user(username: str) -> Any | None:
     """The auth manager's user object for a FAB username, or None when absent or inactive."""
     from sqlalchemy import select
 
     if is_airflow_3():
-        from airflow.providers.fab.auth_manager.models import User
-        from airflow.utils.session import create_session
-
-        with create_session() as session:
-            user_id = session.scalar(select(User.id).where(User.username == username))
+        user_id = _USER_IDS.get(username)
         if user_id is None:
-            return None
+            from airflow.providers.fab.auth_manager.models import User
+            from airflow.utils.session import create_session
+
+            with create_session() as session:
+                user_id = session.scalar(select(User.id).where(User.username == username))
+            if user_id is None:
+                return None
+            _USER_IDS[username] = user_id
         try:
             return _auth_manager().deserialize_user({"sub": str(user_id)})
-        except ValueError:  # inactive
+        except ValueError:  # deleted or inactive
+            _USER_IDS.pop(username, None)
             return None
     user = _airflow2_security_manager().find_user(username=username)
     return user if user is not None and user.is_active else None

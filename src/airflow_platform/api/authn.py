@@ -43,6 +43,8 @@ def _pick_tenant(username: str, admin: bool, bound: str | None, via: Via) -> str
         if asked and asked != bound:
             raise PermissionDeniedError(f"This credential is bound to tenant {bound!r}.")
         return bound
+    if admin and not asked:
+        return None
     memberships = tenants.memberships(username)
     if asked:
         if not tenants.exists(asked):
@@ -50,8 +52,6 @@ def _pick_tenant(username: str, admin: bool, bound: str | None, via: Via) -> str
         if not admin and asked not in memberships and not (asked == DEFAULT_TENANT and not memberships):
             raise PermissionDeniedError(f"Tenant {asked!r} does not exist or is not yours.")
         return asked
-    if admin:
-        return None
     if not memberships:
         tenants.ensure_default()
         return DEFAULT_TENANT

@@ -354,9 +354,10 @@ def get_limiter() -> RateLimiter | None:
     takes effect without a restart; the limiter, with its counters and Redis pool, is rebuilt
     only when a value actually changed.
     """
-    if not config.get_bool("rate_limit_enabled"):
+    enabled, *values = config.get_many("rate_limit_enabled", *_OPTIONS)
+    if enabled.strip().lower() not in ("true", "1", "t", "yes", "y", "on"):
         return None
-    settings = tuple(config.get(option).strip() for option in _OPTIONS)
+    settings = tuple(value.strip() for value in values)
     current = _Singleton.current
     if current is not None and current[0] == settings:
         return current[1]

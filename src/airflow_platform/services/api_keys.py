@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets as std_secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,16 @@ from airflow_platform.storage.tables import api_keys
 
 #: last_used_at is written at most this often per key, so reads do not turn into writes.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+#: How long a process trusts a key it has already looked up (see ``ApiKeyService.resolve``).
+RESOLVE_CACHE_SECONDS = 2.0
+_RESOLVED: dict[str, tuple[KeyRecord, datetime | None, float]] = {}
+
+
+def forget_key(key_id: str) -> None:
+    """Drop a key from this process's cache (on revocation)."""
+    for digest, (record, _, _) in list(_RESOLVED.items()):
+        if record.key_id == key_id:
+            _RESOLVED.pop(digest, None)
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,7 @@ class ApiKeyService:
 
     def revoke(self, principal: Principal, key_id: str) -> ApiKey:
         self.get(principal, key_id)  # 404 when not visible
+        forget_key(key_id)
         with db.transaction() as conn:
             conn.execute(
                 api_keys.update()
@@ -164,10 +176,22 @@ class ApiKeyService:
 
     @staticmethod
     def resolve(secret: str) -> KeyRecord | None:
-        """The active key behind a presented secret, or None. Touches last_used_at sparingly."""
+        """The active key behind a presented secret, or None. Touches last_used_at sparingly.
+
+        Active keys are remembered for ``RESOLVE_CACHE_SECONDS`` so that a busy client costs one
+        DB look-up per key per interval: a revocation takes effect at once in the process that
+        revoked, and within that interval in every other server process.
+        """
         if not credentials.well_formed(secret, credentials.API_KEY_PREFIX):
             return None
         hashed = credentials.digest(secret)
+        cached = _RESOLVED.get(hashed)
+        now_mono = time.monotonic()
+        if cached is not None:
+            record, expires_at, until = cached
+            if now_mono < until and (expires_at is None or db.utcnow() < expires_at):
+                return record
+            _RESOLVED.pop(hashed, None)
         with db.reading() as conn:
             row = conn.execute(sa.select(api_keys).where(api_keys.c.secret_hash == hashed)).first()
         if row is None or not credentials.same_digest(row.secret_hash, secret):
@@ -181,9 +205,13 @@ class ApiKeyService:
                 conn.execute(
                     api_keys.update().where(api_keys.c.key_id == row.key_id).values(last_used_at=now)
                 )
-        return KeyRecord(
+        record = KeyRecord(
             key_id=row.key_id, username=row.username, tenant_id=row.tenant_id, scopes=frozenset(row.scopes)
         )
+        if len(_RESOLVED) > 10_000:
+            _RESOLVED.clear()
+        _RESOLVED[hashed] = (record, db.as_utc(row.expires_at), now_mono + RESOLVE_CACHE_SECONDS)
+        return record
 
 
 class _RowView:

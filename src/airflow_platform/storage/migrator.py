@@ -8,6 +8,7 @@ plugin must stay cheap to import.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,19 @@ class SchemaStatus:
         return self.current == self.head
 
 
+@cache
+def _script_head() -> str:
+    """The newest revision shipped in this package; fixed for the life of the process."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
 class Migrator:
     """Upgrade, downgrade and inspect the platform schema on one engine."""
 
@@ -49,11 +63,7 @@ class Migrator:
         return config
 
     def head(self) -> str:
-        from alembic.script import ScriptDirectory
-
-        head = ScriptDirectory.from_config(self._config()).get_current_head()
-        assert head is not None
-        return head
+        return _script_head()
 
     def revisions(self) -> list[str]:
         """All revisions, oldest first."""
