@@ -33,18 +33,23 @@ def probe_app(airflow_home) -> Flask:  # type: ignore[no-untyped-def]
     probe = PlatformBlueprint("probe", __name__)
 
     @probe.operation(
-        "/api/v1/platform/_probe/echo", "POST", summary="echo", body=EchoBody, needs_schema=False
+        "/api/v1/platform/_probe/echo", "POST", summary="echo", body=EchoBody, needs_schema=False, public=True
     )
     def echo(body: EchoBody) -> dict:
         return {"name": body.name, "count": body.count}
 
     @probe.operation(
-        "/api/v1/platform/_probe/list", "GET", summary="list", query=EchoQuery, needs_schema=False
+        "/api/v1/platform/_probe/list",
+        "GET",
+        summary="list",
+        query=EchoQuery,
+        needs_schema=False,
+        public=True,
     )
     def list_(query: EchoQuery) -> dict:
         return {"limit": query.limit, "tags": query.tags}
 
-    @probe.operation("/api/v1/platform/_probe/crash", "GET", summary="crash", needs_schema=False)
+    @probe.operation("/api/v1/platform/_probe/crash", "GET", summary="crash", needs_schema=False, public=True)
     def crash() -> dict:
         raise RuntimeError("secret internals /etc/passwd")
 

@@ -121,7 +121,7 @@ def _from_basic(value: str) -> Principal:
     return _principal(user, "basic", ALL_SCOPES, None, f"user:{user.username}")
 
 
-def _same_origin() -> bool:
+def same_origin() -> bool:
     """Browsers send Origin (or at least Referer) on cross-site writes: require it to be us."""
     from urllib.parse import urlsplit
 
@@ -146,7 +146,7 @@ def authenticate(required: bool = True) -> Principal | None:
     else:
         user = compat.session_user(request.cookies)
         if user is not None:
-            if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin():
+            if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin():
                 raise PermissionDeniedError(
                     "Cross-site request refused: a write with the Airflow session cookie must come "
                     "from this site's own pages (Origin or Referer)."

@@ -38,6 +38,7 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "User": {
         "Tenants": (READ,),
         "API Keys": ALL,
+        "OAuth Clients": ALL,
         "DataKits": ALL,
         "Deployments": ALL,
         "Analytics": (READ, CREATE),

@@ -46,3 +46,21 @@ def allows(scopes: frozenset[str], resource: str, write: bool) -> bool:
     if area is None:
         return False
     return f"{area}:write" in scopes or (not write and f"{area}:read" in scopes)
+
+
+def scope_allows(held: frozenset[str], scope: str) -> bool:
+    """Whether holding ``held`` covers ``scope``: '*' covers all, '<area>:write' covers its read."""
+    if "*" in held or scope in held:
+        return True
+    return scope.endswith(":read") and scope.removesuffix(":read") + ":write" in held
+
+
+def grantable(requested: list[str], held: frozenset[str]) -> list[str]:
+    """The part of ``requested`` that ``held`` covers; '*' asks for all of ``held``."""
+    granted: set[str] = set()
+    for scope in requested:
+        if scope == "*":
+            granted |= held
+        elif scope_allows(held, scope):
+            granted.add(scope)
+    return sorted(granted)

@@ -79,11 +79,18 @@ class ApiKeyService:
         if username != principal.username and not user_exists(username):
             raise ValidationError(f"No Airflow user named {username!r}.", details={"user": username})
         tenant_id = self._tenant_for_new_key(principal, body.tenant_id)
+        wanted = scopes.normalize(body.scopes)
+        beyond = [s for s in wanted if not scopes.scope_allows(principal.scopes, s)]
+        if beyond:
+            raise PermissionDeniedError(
+                f"A key cannot carry scopes its creator lacks: {', '.join(beyond)}.",
+                details={"scopes": beyond},
+            )
         return self.insert(
             name=body.name,
             username=username,
             tenant_id=tenant_id,
-            scopes=scopes.normalize(body.scopes),
+            scopes=wanted,
             expires_in_days=body.expires_in_days,
             created_by=principal.username,
         )
