@@ -17,7 +17,7 @@ if [ ! -x "$uv_bin" ]; then
 fi
 
 stamp="$venv/.platform-stamp"
-want="$(cat pyproject.toml "$constraints" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml "$constraints" scripts/venv.sh 2>/dev/null | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "$venv"; exit 0
 fi
@@ -25,8 +25,8 @@ fi
 echo "==> installing Airflow $version and airflow-platform into $venv" >&2
 [ -x "$venv/bin/python" ] || "$uv_bin" venv -q -p "$py" "$venv" >&2
 case "$version" in
-  3.*) providers=(apache-airflow-providers-fab apache-airflow-providers-duckdb apache-airflow-providers-postgres) ;;
-  *)   providers=(apache-airflow-providers-duckdb apache-airflow-providers-postgres) ;;
+  3.*) providers=(apache-airflow-providers-fab apache-airflow-providers-duckdb apache-airflow-providers-postgres apache-airflow-providers-http) ;;
+  *)   providers=(apache-airflow-providers-duckdb apache-airflow-providers-postgres apache-airflow-providers-http) ;;
 esac
 cflag=()
 [ -f "$constraints" ] && cflag=(-c "$constraints")

@@ -72,7 +72,14 @@ def client(platform_app):  # type: ignore[no-untyped-def]
 def airflow_server(airflow_home: Path, artifacts_dir: Path) -> Iterator[harness.AirflowServer]:
     """The real Airflow server (3.x api-server, 2.11 webserver) with the plugin, on loopback."""
     port = harness.free_port()
-    env = {**SESSION_ENV, **harness.airflow_env(airflow_home, port=port)}
+    env = {
+        **SESSION_ENV,
+        **harness.airflow_env(airflow_home, port=port),
+        # Reference defaults for GET; more room for the suite's many writes (limits: test_rate_limits).
+        "AIRFLOW__PLATFORM__RATE_LIMIT_WRITE": "10000/minute",
+        "AIRFLOW__PLATFORM__RATE_LIMIT_DELETE": "10000/minute",
+        "AIRFLOW__PLATFORM__RATE_LIMIT_BULK": "10000/minute",
+    }
     with harness.running_server(env, port, artifacts_dir) as server:
         yield server
 

@@ -134,8 +134,11 @@ def session_user(cookies: Any) -> Any | None:
     if is_airflow_3():
         token = cookies.get("_token")
         return user_from_airflow_jwt(token) if token else None
+    from flask import current_app
     from flask_login import current_user
 
+    if not hasattr(current_app, "login_manager"):  # our standalone app (tests): no Airflow session
+        return None
     return current_user if current_user and current_user.is_authenticated else None
 
 
@@ -223,3 +226,26 @@ def login_url(next_url: str) -> str:
     if is_airflow_3():
         return str(_auth_manager().get_url_login(next_url=next_url))
     return f"/login/?next={quote(next_url, safe='')}"
+
+
+def connection_model() -> Any:
+    """Airflow's ORM model of connections (the rows its UI and ``airflow connections`` use)."""
+    from airflow.models.connection import Connection
+
+    return Connection
+
+
+def orm_session() -> Any:
+    """A session on Airflow's metadata DB, committed on success (``create_session``)."""
+    from airflow.utils.session import create_session
+
+    return create_session()
+
+
+def redact(value: Any) -> Any:
+    """Mask secret-looking keys the way Airflow masks them in its UI and logs."""
+    if is_airflow_3():
+        from airflow.sdk.execution_time import secrets_masker
+    else:
+        from airflow.utils.log import secrets_masker  # type: ignore[no-redef,attr-defined]
+    return secrets_masker.redact(value)

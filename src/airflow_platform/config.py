@@ -115,6 +115,13 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": None,
         "default": "300",
     },
+    "connection_test_timeout": {
+        "description": "Seconds a connection test may take before it is reported as failed.\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "10",
+    },
 }
 
 

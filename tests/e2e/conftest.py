@@ -17,8 +17,8 @@ PASSWORD = "test-password-1"
 class Actors:
     base_url: str
     admin_key: str  # platform-wide, made with `airflow-platform keys create`
-    alice_key: str  # User role, tenant team-a (its admin)
-    bob_key: str  # User role, tenant team-b (its admin)
+    alice_key: str  # Op role, tenant team-a (its admin)
+    bob_key: str  # Op role, tenant team-b (its admin)
     viewer_key: str  # Viewer role, default tenant
     secrets: list[str]
 
@@ -35,7 +35,7 @@ MADE_SECRETS: list[str] = [PASSWORD, harness.ADMIN_PASSWORD]
 @pytest.fixture(scope="session")
 def actors(airflow_server: harness.AirflowServer) -> Actors:
     harness.create_users(
-        SESSION_ENV, [("alice", "User", PASSWORD), ("bob", "User", PASSWORD), ("viewer", "Viewer", PASSWORD)]
+        SESSION_ENV, [("alice", "Op", PASSWORD), ("bob", "Op", PASSWORD), ("viewer", "Viewer", PASSWORD)]
     )
     admin_key = harness.create_key(SESSION_ENV, harness.ADMIN_USER, "--name", "e2e admin")
     with httpx.Client(base_url=airflow_server.base_url, headers={"X-API-Key": admin_key}) as admin:

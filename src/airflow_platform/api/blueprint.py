@@ -22,9 +22,17 @@ from airflow_platform.api.routing import Operation, PlatformBlueprint
 
 def _area_blueprints() -> list[PlatformBlueprint]:
     # Imported here, not at module level: the plugin imports this module lazily on first use.
-    from airflow_platform.api import api_keys, docs, health, tenants
+    from airflow_platform.api import api_keys, connections, docs, health, oauth, oauth_clients, tenants
 
-    return [health.blueprint, docs.blueprint, tenants.blueprint, api_keys.blueprint]
+    return [
+        health.blueprint,
+        docs.blueprint,
+        tenants.blueprint,
+        api_keys.blueprint,
+        oauth_clients.blueprint,
+        oauth.blueprint,
+        connections.blueprint,
+    ]
 
 
 def platform_operations() -> list[Operation]:

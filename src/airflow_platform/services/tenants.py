@@ -10,13 +10,22 @@ from airflow_platform.auth.principal import Principal
 from airflow_platform.exceptions import ConflictError, PermissionDeniedError, ResourceNotFoundError
 from airflow_platform.schemas.tenants import Tenant, TenantCreate, TenantUpdate
 from airflow_platform.storage import db
-from airflow_platform.storage.tables import api_keys, oauth_clients, tenant_members, tenants
+from airflow_platform.storage.tables import (
+    api_keys,
+    connection_owners,
+    oauth_clients,
+    tenant_members,
+    tenants,
+)
 
 DEFAULT_TENANT = "default"
 
 #: Tables of objects a tenant owns (each has a ``tenant_id`` column); DELETE is refused while any
 #: of them holds a row of the tenant, unless forced.
-OWNED_TABLES: list[sa.Table] = [api_keys, oauth_clients]
+OWNED_TABLES: list[sa.Table] = [api_keys, oauth_clients, connection_owners]
+
+
+_KIND = {"platform_connection_owners": "connections"}
 
 
 def _to_model(row: Any) -> Tenant:
@@ -190,7 +199,7 @@ class TenantService:
                     sa.select(sa.func.count()).select_from(table).where(table.c.tenant_id == tenant_id)
                 ).scalar_one()
                 if n:
-                    counts[table.name.removeprefix("platform_")] = int(n)
+                    counts[_KIND.get(table.name, table.name.removeprefix("platform_"))] = int(n)
         return counts
 
     def delete(self, principal: Principal, tenant_id: str, force: bool) -> None:
@@ -206,6 +215,15 @@ class TenantService:
                 details={"owned": owned},
             )
         with db.transaction() as conn:
+            # The tenant's Airflow connections themselves, not only our record of their owner.
+            owned_conns = sa.select(connection_owners.c.conn_id).where(
+                connection_owners.c.tenant_id == tenant_id
+            )
+            conn.execute(
+                sa.table("connection", sa.column("conn_id"))
+                .delete()
+                .where(sa.column("conn_id").in_(owned_conns))
+            )
             for table in OWNED_TABLES:
                 conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
             conn.execute(tenant_members.delete().where(tenant_members.c.tenant_id == tenant_id))

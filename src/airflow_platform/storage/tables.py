@@ -96,3 +96,14 @@ oauth_codes = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+#: Which tenant owns which Airflow connection (the connections themselves stay in Airflow's own
+#: ``connection`` table, so Airflow's UI and CLI see the same rows).
+connection_owners = sa.Table(
+    "platform_connection_owners",
+    metadata,
+    sa.Column("conn_id", sa.String(250), primary_key=True),
+    sa.Column("tenant_id", sa.String(63), nullable=True, index=True),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
