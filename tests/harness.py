@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -278,3 +279,12 @@ def redis_url() -> str | None:
     except Exception:
         return None
     return url
+
+
+def airflow_json(env: dict[str, str], *args: str) -> Any:
+    """``airflow ... -o json`` parsed; Airflow 3 may print warnings on stdout before the JSON."""
+    import json
+
+    out = run_airflow(env, *args, "-o", "json").stdout
+    start = min(i for i in (out.find("[{"), out.find("[]"), out.find('{"')) if i >= 0)
+    return json.loads(out[start:])

@@ -249,3 +249,34 @@ def redact(value: Any) -> Any:
     else:
         from airflow.utils.log import secrets_masker  # type: ignore[no-redef,attr-defined]
     return secrets_masker.redact(value)
+
+
+def ensure_users_for_emails(emails: list[str]) -> dict[str, str]:
+    """FAB usernames for these e-mails, creating a ``User``-role account for any that lacks one.
+
+    A created account gets a random password nobody knows: the person signs in through the
+    configured identity provider, or an admin sets a password in Airflow's user list.
+    """
+    import secrets
+
+    found = usernames_for_emails(emails)
+    missing = [e for e, name in found.items() if name == e and not user_exists(e)]
+    if not missing:
+        return found
+    if is_airflow_3():
+        manager = _auth_manager()
+        fab_app = getattr(manager, "flask_app", None)
+        if fab_app is None:  # no FAB app in this process (not the API server): do not create
+            return found
+        with fab_app.app_context():
+            _add_users(manager.security_manager, missing, secrets.token_urlsafe(32))
+    else:
+        _add_users(_airflow2_security_manager(), missing, secrets.token_urlsafe(32))
+    return usernames_for_emails(emails)
+
+
+def _add_users(sm: Any, emails: list[str], password: str) -> None:
+    role = sm.find_role("User")
+    for email in emails:
+        if sm.find_user(email=email) is None:
+            sm.add_user(email, email.split("@")[0], "(tenant admin)", email, role, password)

@@ -102,9 +102,7 @@ def test_crud_with_write_only_password(actors: Actors, pg: dict) -> None:
         assert patched["extra"] == {"api_token": "***", "connect_timeout": 5}
         assert patched["password"] == "***"
 
-    shown = json.loads(
-        harness.run_airflow(SESSION_ENV, "connections", "get", "warehouse_a", "-o", "json").stdout
-    )
+    shown = harness.airflow_json(SESSION_ENV, "connections", "get", "warehouse_a")
     row = shown[0] if isinstance(shown, list) else shown
     assert row["conn_type"] == "postgres" and row["host"] == pg["host"]
     extra = (

@@ -25,7 +25,7 @@ ALL_SCOPES = frozenset({"*"})
 
 
 def tenant_service() -> TenantService:
-    return TenantService(usernames_for_emails=compat.usernames_for_emails)
+    return TenantService(usernames_for_emails=compat.ensure_users_for_emails)
 
 
 def _is_platform_admin(user: Any, scopes: frozenset[str]) -> bool:

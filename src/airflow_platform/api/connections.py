@@ -34,6 +34,7 @@ blueprint = PlatformBlueprint("connections", __name__)
 RESOURCE = "Connections"  # Airflow's own FAB resource: the same grants as its connection pages
 BASE = f"{API_PREFIX}/connections"
 TAGS = ["connections"]
+FEATURE = "external_connections"  # a tenant with "external_connections": false gets 403 here
 
 
 def _service() -> ConnectionService:
@@ -63,21 +64,21 @@ class ImportQuery(RequestModel):
 
 
 @blueprint.operation(BASE, "POST", summary="Create a connection", body=ConnectionCreate, response=Connection,
-                     status=201, resource=RESOURCE, tags=TAGS)  # fmt: skip
+                     status=201, resource=RESOURCE, feature=FEATURE, tags=TAGS)  # fmt: skip
 def create_connection(principal: Principal, body: ConnectionCreate) -> Connection:
     """Stored in Airflow's connection table (Fernet-encrypted by Airflow), owned by your tenant."""
     return _service().create(principal, body)
 
 
 @blueprint.operation(BASE, "GET", summary="List connections", query=ConnectionQuery, response=ConnectionList,
-                     resource=RESOURCE, tags=TAGS)  # fmt: skip
+                     resource=RESOURCE, feature=FEATURE, tags=TAGS)  # fmt: skip
 def list_connections(principal: Principal, query: ConnectionQuery) -> ConnectionList:
     items, total = _service().list(principal, query.limit, query.offset, query.connection_type, query.search)
     return ConnectionList(connections=items, total_entries=total)
 
 
 @blueprint.operation(f"{BASE}/export", "GET", summary="Export connections", query=ExportQuery,
-                     resource=RESOURCE, tags=TAGS)  # fmt: skip
+                     resource=RESOURCE, feature=FEATURE, tags=TAGS)  # fmt: skip
 def export_connections(principal: Principal, query: ExportQuery) -> Response:
     """YAML or JSON of your tenant's connections; secrets only when a platform admin asks."""
     items = [
@@ -109,7 +110,7 @@ def _import_items() -> list[ConnectionExport]:
 
 
 @blueprint.operation(f"{BASE}/import", "POST", summary="Import connections", query=ImportQuery,
-                     response=ImportResult, resource=RESOURCE, tags=TAGS)  # fmt: skip
+                     response=ImportResult, resource=RESOURCE, feature=FEATURE, tags=TAGS)  # fmt: skip
 def import_connections(principal: Principal, query: ImportQuery) -> ImportResult:
     """Body: the export document (JSON, or YAML with ``Content-Type: application/yaml``).
     Answers what was (or, with ``dry_run``, would be) created, updated, unchanged, skipped."""
@@ -117,26 +118,27 @@ def import_connections(principal: Principal, query: ImportQuery) -> ImportResult
 
 
 @blueprint.operation(f"{BASE}/<connection_id>", "GET", summary="Get a connection", response=Connection,
-                     resource=RESOURCE, tags=TAGS)  # fmt: skip
+                     resource=RESOURCE, feature=FEATURE, tags=TAGS)  # fmt: skip
 def get_connection(principal: Principal, connection_id: str) -> Connection:
     return _service().get(principal, connection_id)
 
 
 @blueprint.operation(f"{BASE}/<connection_id>", "PATCH", summary="Update a connection", body=ConnectionUpdate,
-                     response=Connection, resource=RESOURCE, tags=TAGS)  # fmt: skip
+                     response=Connection, resource=RESOURCE, feature=FEATURE, tags=TAGS)  # fmt: skip
 def update_connection(principal: Principal, connection_id: str, body: ConnectionUpdate) -> Connection:
     """Fields left out stay as they are; ``extra`` merges key by key."""
     return _service().update(principal, connection_id, body)
 
 
 @blueprint.operation(f"{BASE}/<connection_id>", "DELETE", summary="Delete a connection", status=204,
-                     resource=RESOURCE, tags=TAGS)  # fmt: skip
+                     resource=RESOURCE, feature=FEATURE, tags=TAGS)  # fmt: skip
 def delete_connection(principal: Principal, connection_id: str) -> None:
     _service().delete(principal, connection_id)
 
 
 @blueprint.operation(f"{BASE}/<connection_id>/test", "POST", summary="Test a connection",
-                     response=ConnectionTestResult, resource=RESOURCE, tags=TAGS)  # fmt: skip
+                     response=ConnectionTestResult, resource=RESOURCE, feature=FEATURE,
+                     tags=TAGS)  # fmt: skip
 def test_connection(principal: Principal, connection_id: str) -> ConnectionTestResult:
     """Through the connection type's hook, with ``[platform] connection_test_timeout``."""
     return _service().test(principal, connection_id)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from flask import Response, g, request
 
 from airflow_platform.auth.principal import Principal
-from airflow_platform.exceptions import AuthenticationError
+from airflow_platform.exceptions import AuthenticationError, PermissionDeniedError
 
 if TYPE_CHECKING:
     from airflow_platform.api.routing import Operation
@@ -41,6 +41,14 @@ def guard(op: Operation) -> Principal | None:
     if op.resource is not None:
         assert principal is not None
         authorize(principal, op.method, op.resource)
+    if op.feature is not None and principal is not None and principal.tenant_id is not None:
+        from airflow_platform.api.authn import tenant_service
+
+        if not tenant_service().feature_enabled(principal.tenant_id, op.feature):
+            raise PermissionDeniedError(
+                f"Tenant {principal.tenant_id!r} does not have the {op.feature!r} feature.",
+                details={"tenant_id": principal.tenant_id, "feature": op.feature},
+            )
     return principal
 
 

@@ -44,6 +44,8 @@ class Operation:
     needs_schema: bool = True
     #: The authorization resource (``auth.permissions``); None for public operations.
     resource: str | None = None
+    #: A tenant feature (``features`` of the tenant) this operation needs; ``False`` there → 403.
+    feature: str | None = None
     errors: tuple[int, ...] = (400, 401, 403, 404, 429, 500)
     extra_responses: dict[int, str] = field(default_factory=dict)
 
@@ -111,6 +113,7 @@ class PlatformBlueprint(Blueprint):
         status: int = 200,
         needs_schema: bool = True,
         resource: str | None = None,
+        feature: str | None = None,
         public: bool = False,
         tags: list[str] | None = None,
         errors: tuple[int, ...] | None = None,
@@ -133,6 +136,7 @@ class PlatformBlueprint(Blueprint):
                 status=status,
                 needs_schema=needs_schema,
                 resource=resource,
+                feature=feature,
             )
             if errors is not None:
                 op.errors = errors

@@ -83,6 +83,14 @@ class TenantService:
     def is_tenant_admin(self, tenant_id: str | None, username: str) -> bool:
         return tenant_id is not None and self.memberships(username).get(tenant_id) == "admin"
 
+    def feature_enabled(self, tenant_id: str, feature: str) -> bool:
+        """Features are on unless the tenant turned them off (``"datakits": false``)."""
+        with db.reading() as conn:
+            features = conn.execute(
+                sa.select(tenants.c.features).where(tenants.c.tenant_id == tenant_id)
+            ).scalar()
+        return bool((features or {}).get(feature, True))
+
     def ensure_default(self) -> None:
         with db.reading() as conn:
             found = conn.execute(
@@ -125,24 +133,29 @@ class TenantService:
             "created_at": now,
             "updated_at": now,
         }
+        # Accounts are made before our transaction: on SQLite a second writer would wait on it.
+        admins = self._admin_usernames(body.admin_users)
         try:
             with db.transaction() as conn:
                 conn.execute(tenants.insert().values(**values))
-                self._set_admins(conn, body.tenant_id, body.admin_users)
+                self._set_admins(conn, body.tenant_id, admins)
         except sa.exc.IntegrityError:
             raise ConflictError(
                 f"Tenant {body.tenant_id!r} already exists.", details={"tenant_id": body.tenant_id}
             ) from None
         return self.get(principal, body.tenant_id)
 
-    def _set_admins(self, conn: sa.engine.Connection, tenant_id: str, emails: list[str]) -> None:
+    def _admin_usernames(self, emails: list[str]) -> list[str]:
+        return list(dict.fromkeys(self.usernames_for_emails(emails).values())) if emails else []
+
+    def _set_admins(self, conn: sa.engine.Connection, tenant_id: str, usernames: list[str]) -> None:
         conn.execute(
             tenant_members.delete().where(
                 tenant_members.c.tenant_id == tenant_id, tenant_members.c.role == "admin"
             )
         )
         now = db.utcnow()
-        for username in dict.fromkeys(self.usernames_for_emails(emails).values()):
+        for username in usernames:
             conn.execute(tenant_members.delete().where(
                 tenant_members.c.tenant_id == tenant_id, tenant_members.c.username == username
             ))  # fmt: skip
@@ -184,10 +197,11 @@ class TenantService:
         values["resource_limits"] = _merge(current.resource_limits, body.resource_limits)
         values["features"] = _merge(current.features, body.features)
         values["tenant_metadata"] = _merge(current.metadata, body.metadata)
+        admins = self._admin_usernames(body.admin_users) if body.admin_users is not None else None
         with db.transaction() as conn:
-            if body.admin_users is not None:
+            if admins is not None:
                 values["admin_users"] = body.admin_users
-                self._set_admins(conn, tenant_id, body.admin_users)
+                self._set_admins(conn, tenant_id, admins)
             conn.execute(tenants.update().where(tenants.c.tenant_id == tenant_id).values(**values))
         return self.get(principal, tenant_id)
 
