@@ -155,6 +155,12 @@ def keys_verify(
 
 
 def main() -> None:
+    import logging
+
+    # Alembic and FAB narrate every step at INFO through Airflow's logging; the commands say
+    # what happened in one line each instead.
+    for name in ("alembic", "airflow.providers.fab", "flask_appbuilder"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         app()
     except Exception as e:  # a clear line, not a trace, for the common failures
