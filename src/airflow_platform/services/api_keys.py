@@ -14,6 +14,7 @@ from airflow_platform.auth import credentials, scopes
 from airflow_platform.auth.principal import Principal
 from airflow_platform.exceptions import PermissionDeniedError, ResourceNotFoundError, ValidationError
 from airflow_platform.schemas.auth import ApiKey, ApiKeyCreate, ApiKeyCreated
+from airflow_platform.services.ownership import owner_for_new
 from airflow_platform.storage import db
 from airflow_platform.storage.tables import api_keys
 
@@ -78,7 +79,7 @@ class ApiKeyService:
             raise PermissionDeniedError("Only platform admins may create keys for other users.")
         if username != principal.username and not user_exists(username):
             raise ValidationError(f"No Airflow user named {username!r}.", details={"user": username})
-        tenant_id = self._tenant_for_new_key(principal, body.tenant_id)
+        tenant_id = owner_for_new(principal, body.tenant_id, self.tenants.exists, "key")
         wanted = scopes.normalize(body.scopes)
         beyond = [s for s in wanted if not scopes.scope_allows(principal.scopes, s)]
         if beyond:
@@ -94,17 +95,6 @@ class ApiKeyService:
             expires_in_days=body.expires_in_days,
             created_by=principal.username,
         )
-
-    def _tenant_for_new_key(self, principal: Principal, requested: str | None) -> str | None:
-        if requested is None:
-            return principal.tenant_id
-        if not self.tenants.exists(requested):
-            raise ValidationError(f"No tenant {requested!r}.", details={"tenant_id": requested})
-        if principal.is_platform_admin and principal.tenant_id is None:
-            return requested
-        if requested != principal.tenant_id:
-            raise PermissionDeniedError("A key can only be bound to the tenant you act in.")
-        return requested
 
     def insert(
         self,
@@ -134,7 +124,7 @@ class ApiKeyService:
         }
         with db.transaction() as conn:
             conn.execute(api_keys.insert().values(**row))
-        model = _to_model(_RowView(row))
+        model = _to_model(db.RowView(row))
         return ApiKeyCreated(**model.model_dump(), key=secret)
 
     def _visible(self, principal: Principal) -> Any:
@@ -219,10 +209,3 @@ class ApiKeyService:
             _RESOLVED.clear()
         _RESOLVED[hashed] = (record, db.as_utc(row.expires_at), now_mono + RESOLVE_CACHE_SECONDS)
         return record
-
-
-class _RowView:
-    """Attribute access over a dict, so a just-inserted row serializes like a fetched one."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)

@@ -24,6 +24,7 @@ from airflow_platform.schemas.connections import (
     ConnectionUpdate,
     ImportResult,
 )
+from airflow_platform.services.ownership import owner_for_new
 from airflow_platform.storage.airflow_connections import AirflowConnectionStore, StoredConnection
 
 #: Connection tests run here, so a hook that hangs ties up a worker thread, never a request.
@@ -75,7 +76,7 @@ class ConnectionService:
     # --- CRUD ------------------------------------------------------------------------------------
 
     def create(self, principal: Principal, body: ConnectionCreate) -> Connection:
-        tenant = self._owner_for_new(principal, body.tenant_id)
+        tenant = owner_for_new(principal, body.tenant_id, self.tenant_exists, "connection")
         if self.store.exists(body.connection_id):
             # Connection ids are global in Airflow: say it is taken, not whose it is.
             raise ConflictError(
@@ -91,15 +92,6 @@ class ConnectionService:
             created_by=principal.username,
         )  # fmt: skip
         return self.get(principal, body.connection_id)
-
-    def _owner_for_new(self, principal: Principal, requested: str | None) -> str | None:
-        if requested is None:
-            return principal.tenant_id
-        if principal.tenant_id is not None and requested != principal.tenant_id:
-            raise PermissionDeniedError("A connection can only be created in the tenant you act in.")
-        if not self.tenant_exists(requested):
-            raise ValidationError(f"No tenant {requested!r}.", details={"tenant_id": requested})
-        return requested
 
     def get(self, principal: Principal, conn_id: str) -> Connection:
         return self.to_model(self._get(principal, conn_id))

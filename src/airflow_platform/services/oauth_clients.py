@@ -18,6 +18,7 @@ from airflow_platform.auth.principal import Principal
 from airflow_platform.auth.scopes import scope_allows
 from airflow_platform.exceptions import PermissionDeniedError, ResourceNotFoundError, ValidationError
 from airflow_platform.schemas.oauth import OAuthClient, OAuthClientCreate, OAuthClientCreated
+from airflow_platform.services.ownership import owner_for_new
 from airflow_platform.storage import db
 from airflow_platform.storage.tables import oauth_clients, oauth_tokens
 
@@ -83,7 +84,7 @@ class OAuthClientService:
             "secret_hash": credentials.digest(secret),
             "name": body.name,
             "username": username,
-            "tenant_id": self._tenant_for_new_client(principal, body.tenant_id),
+            "tenant_id": owner_for_new(principal, body.tenant_id, self.tenants.exists, "client"),
             "redirect_uris": body.redirect_uris,
             "grant_types": list(body.grant_types),
             "scopes": granted,
@@ -93,19 +94,8 @@ class OAuthClientService:
         }
         with db.transaction() as conn:
             conn.execute(oauth_clients.insert().values(**row))
-        model = _to_model(_RowView(row))
+        model = _to_model(db.RowView(row))
         return OAuthClientCreated(**model.model_dump(), client_secret=secret)
-
-    def _tenant_for_new_client(self, principal: Principal, requested: str | None) -> str | None:
-        if requested is None:
-            return principal.tenant_id
-        if not self.tenants.exists(requested):
-            raise ValidationError(f"No tenant {requested!r}.", details={"tenant_id": requested})
-        if principal.is_platform_admin and principal.tenant_id is None:
-            return requested
-        if requested != principal.tenant_id:
-            raise PermissionDeniedError("A client can only be bound to the tenant you act in.")
-        return requested
 
     def _visible(self, principal: Principal) -> Any:
         """Platform admins see all clients (of the tenant they act in), tenant admins the tenant's,
@@ -191,10 +181,3 @@ class OAuthClientService:
             grant_types=frozenset(row.grant_types),
             scopes=frozenset(row.scopes),
         )
-
-
-class _RowView:
-    """Attribute access over a dict, so a just-inserted row serializes like a fetched one."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)

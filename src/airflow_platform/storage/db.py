@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -36,3 +37,10 @@ def transaction() -> Iterator[sa.engine.Connection]:
 def reading() -> Iterator[sa.engine.Connection]:
     with engine().connect() as conn:
         yield conn
+
+
+class RowView:
+    """Attribute access over a dict, so a just-inserted row serializes like a fetched one."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
