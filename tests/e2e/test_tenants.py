@@ -18,7 +18,7 @@ REFERENCE_BODY = {
     "namespace": "analytics",
     "resource_limits": {"cpu": "4000m", "memory": "16Gi", "storage": "100Gi"},
     "features": {"datakits": True, "custom_operators": True, "external_connections": True},
-    "admin_users": ["carol@example.com", "alice@example.com"],
+    "admin_users": ["dora.tenant-admin@example.com", "alice@example.com"],
     "metadata": {"cost_center": "CC-123", "department": "Analytics", "environment": "production"},
 }
 
@@ -60,7 +60,9 @@ def test_reference_create_get_and_merge_patch(actors: Actors) -> None:
 
 def test_admin_users_become_airflow_users(actors: Actors) -> None:
     users = {u["email"]: u for u in harness.airflow_json(SESSION_ENV, "users", "list")}
-    assert users["carol@example.com"]["roles"] == ["User"]  # created by the tenant above
+    # dora had no account: the tenant above made one; alice kept hers.
+    assert users["dora.tenant-admin@example.com"]["roles"] == ["User"]
+    assert users["alice@example.com"]["roles"] == ["Op"]
 
 
 @pytest.mark.parametrize(
