@@ -113,3 +113,11 @@ def postgres_airflow_server(
         harness.prepare_airflow_home(env)
         with harness.running_server(env, port, artifacts_dir) as server:
             yield server
+
+
+@pytest.fixture(scope="session")
+def actors(airflow_server: harness.AirflowServer):  # type: ignore[no-untyped-def]
+    """Users alice (Op, team-a), bob (Op, team-b), viewer, and their keys, on the real server."""
+    from tests.actors import make_actors
+
+    return make_actors(airflow_server)

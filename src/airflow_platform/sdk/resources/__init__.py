@@ -1,0 +1,1 @@
+"""The SDK's namespaces (``client.dags``, ``client.tasks``, ``client.tenants``, ``client.api_keys``)."""
