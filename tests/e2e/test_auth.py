@@ -201,3 +201,27 @@ def test_rate_limit_headers_on_every_platform_response(actors: Actors) -> None:
     assert int(response.headers["X-RateLimit-Limit"]) == 1000
     assert 0 <= int(response.headers["X-RateLimit-Remaining"]) < 1000
     assert int(response.headers["X-RateLimit-Reset"]) > 0
+
+
+def test_oauth_token_on_airflows_own_api(actors: Actors) -> None:
+    """A client-credentials token works on Airflow's API as far as its scopes go."""
+    with actors.client(actors.admin_key) as admin:
+        client = admin.post(
+            "/api/v1/platform/oauth-clients", json={"name": "airflow api", "scopes": ["airflow:read"]}
+        ).json()
+    MADE_SECRETS.append(client["client_secret"])
+    token = httpx.post(
+        f"{actors.base_url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+    ).json()["access_token"]
+    MADE_SECRETS.append(token)
+    path = "/api/v2/dags" if harness.airflow_major() >= 3 else "/api/v1/dags"
+    with httpx.Client(base_url=actors.base_url, headers={"Authorization": f"Bearer {token}"}) as c:
+        response = c.get(path)
+        assert response.status_code == 200, response.text
+        assert "dags" in response.json()
+        refused = c.patch(f"{path}/example_platform_pipeline", json={"is_paused": True})
+        error_of(refused, 403, "PERMISSION_DENIED")
+        assert "airflow:write" in refused.json()["error"]["message"]
+        error_of(c.get(TENANTS), 403, "PERMISSION_DENIED")  # no tenants scope

@@ -180,7 +180,7 @@ def test_oauth_client_credentials(actors: Actors) -> None:
     response = httpx.post(
         f"{actors.base_url}/api/v1/platform/oauth-clients",
         headers={"X-API-Key": actors.admin_key},
-        json={"name": "sdk e2e", "tenant_id": "team-a", "scopes": ["tenants:read"]},
+        json={"name": "sdk e2e", "tenant_id": "team-a", "scopes": ["tenants:read", "airflow:read"]},
     )
     if response.status_code == 404:
         pytest.skip("the server has no OAuth2 clients yet")
@@ -192,6 +192,8 @@ def test_oauth_client_credentials(actors: Actors) -> None:
     ) as client:
         assert [t.tenant_id for t in client.tenants.list()] == ["team-a"]
         assert [t.tenant_id for t in client.tenants.list()] == ["team-a"]
+        # The same token on Airflow's own API (the server swaps it for an Airflow JWT).
+        assert isinstance(client.dags.list().total_entries, int)
     bad = PlatformClient(actors.base_url, client_id=registered["client_id"], client_secret="wrong")
     with bad, pytest.raises(exc.AuthenticationError):
         bad.tenants.list()

@@ -59,7 +59,7 @@ class PlatformRootMiddleware:
             if is_platform_path(path):
                 await self._platform_app()(scope, receive, send)
                 return
-            key = _header(scope, b"x-api-key")
+            key = _header(scope, b"x-api-key") or _oauth_token(scope)
             if key is not None:
                 await self._with_key(key, path, scope, receive, send)
                 return
@@ -115,4 +115,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
             return cast(bytes, value).decode("latin-1")
+    return None
+
+
+def _oauth_token(scope: Scope) -> str | None:
+    """A platform OAuth2 access token in ``Authorization: Bearer afo_…`` (Airflow's own JWTs pass)."""
+    value = _header(scope, b"authorization")
+    if value and value[:7].lower() == "bearer " and value[7:].strip().startswith("afo_"):
+        return value[7:].strip()
     return None

@@ -33,6 +33,9 @@ def requires_authentication(function: T) -> T:
     @wraps(function)
     def decorated(*args: Any, **kwargs: Any) -> Any:
         secret = request.headers.get("X-API-Key")
+        bearer = request.headers.get("Authorization", "")
+        if not secret and bearer[:7].lower() == "bearer " and bearer[7:].strip().startswith("afo_"):
+            secret = bearer[7:].strip()  # a platform OAuth2 access token
         if not secret:
             return Response("Unauthorized", 401, {"WWW-Authenticate": "X-API-Key"})
         try:
