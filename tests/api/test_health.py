@@ -56,5 +56,5 @@ def test_warehouse_probe_states(tmp_path) -> None:
     duckdb.connect(str(path)).close()
     assert warehouse.probe(str(path)).status == "healthy"
     path.write_bytes(b"not a duckdb file at all" * 100)
-    broken = warehouse.probe(str(path), attempts=1)
+    broken = warehouse.probe(str(path), lock_wait_s=0.1)
     assert broken.status == "unhealthy" and broken.detail

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import os
-import time
 
+from airflow_platform.exceptions import PlatformError
 from airflow_platform.schemas.common import WarehouseHealth
 
 
-def probe(path: str, attempts: int = 3) -> WarehouseHealth:
-    """Open the warehouse read-only and run a trivial query.
+def probe(path: str, lock_wait_s: float = 0.5) -> WarehouseHealth:
+    """Open the warehouse the way queries do and run a trivial query.
 
-    A writer (a DataKit task) holds DuckDB's file lock for a moment; a few short retries ride
-    that out rather than reporting the warehouse down.
+    It goes through ``DuckDBWarehouse``: DuckDB refuses a second, differently configured open of
+    a file inside one process, so every reader of the warehouse must use the same settings. A
+    writer (a DataKit task) holding the file for longer than ``lock_wait_s`` shows as unhealthy
+    with the reason.
     """
     if not os.path.exists(path):
         return WarehouseHealth(status="absent", detail="No warehouse file yet; it is created on first load.")
     import duckdb
 
-    last_error = ""
-    for attempt in range(attempts):
-        try:
-            with duckdb.connect(path, read_only=True) as con:
-                con.execute("SELECT 1").fetchone()
-            return WarehouseHealth(status="healthy")
-        except duckdb.Error as e:
-            last_error = str(e).splitlines()[0]
-            time.sleep(0.05 * (attempt + 1))
-    return WarehouseHealth(status="unhealthy", detail=last_error)
+    from airflow_platform.analytics.duckdb_engine import DuckDBWarehouse
+
+    try:
+        with DuckDBWarehouse(path, lock_wait_s=lock_wait_s).connect_read_only() as con:
+            con.execute("SELECT 1").fetchone()
+    except (PlatformError, duckdb.Error) as e:
+        message = getattr(e, "message", None) or str(e)
+        return WarehouseHealth(status="unhealthy", detail=message.splitlines()[0][:300])
+    return WarehouseHealth(status="healthy")

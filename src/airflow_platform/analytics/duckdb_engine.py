@@ -1,0 +1,601 @@
+"""The embedded DuckDB warehouse, opened read-only for analytics queries.
+
+The guard (`analytics.guard`) refuses what is not a read, but a parser check alone has been
+bypassed before (Superset, CVE-2026-23984), so this engine is read-only on its own:
+
+* the file is opened `read_only=True`: DuckDB refuses every write to it;
+* `enable_external_access=false`: no file, URL or object store can be read or written (read_csv,
+  `FROM 'x.csv'`, COPY, ATTACH, EXPORT, INSTALL all fail with a permission error);
+* extensions are neither auto-installed nor auto-loaded; community, unsigned and mismatched
+  extensions and new extension repositories are refused; Python replacement scans
+  (`FROM some_dataframe_variable`) are off; persistent and unredacted secrets are off;
+* `memory_limit`, `threads` and `max_temp_directory_size` cap what one query can take;
+* `lock_configuration=true` comes last, so no statement can turn any of that back on;
+* DuckDB's own parser must see exactly one SELECT or EXPLAIN statement before anything runs,
+  with no denied function and no table the guard did not see (so a disagreement between
+  sqlglot and DuckDB about what a text means can only refuse a query, never widen it);
+* every run has a timeout that interrupts the engine, and a row limit pushed into the fetch.
+
+DuckDB lets one process write a file or many processes read it. A DataKit task that loads data
+holds the write lock for a moment, so opening retries with a bounded wait and then answers 503.
+Connections are short (one per query) so readers never keep a writer out for long.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from airflow_platform.analytics.guard import (
+    ReadOnlyQuery,
+    function_is_denied,
+    looks_like_path,
+    table_function_is_allowed,
+    table_is_denied,
+)
+from airflow_platform.exceptions import (
+    ConflictError,
+    PlatformError,
+    ServerError,
+    ServiceUnavailableError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    import pyarrow
+
+__all__ = [
+    "DuckDBWarehouse",
+    "QueryCancelledError",
+    "QueryResult",
+    "QueryTimeoutError",
+]
+
+#: Statement types (DuckDB's own parser) that a read-only query may be.
+_READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
+
+#: `EXPLAIN [ANALYZE] ` in front of the statement DuckDB's JSON serializer is given.
+_EXPLAIN_PREFIX = re.compile(r"\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?", re.IGNORECASE)
+
+#: Query nodes in DuckDB's parse tree that write.
+_WRITE_NODE = re.compile(r"INSERT|UPDATE|DELETE|MERGE", re.IGNORECASE)
+
+#: Parameter values that bind as plain SQL values; anything else is refused before binding.
+_SCALARS: tuple[type, ...] = (
+    str,
+    int,
+    float,
+    bool,
+    Decimal,
+    dt.date,
+    dt.datetime,
+    dt.time,
+    dt.timedelta,
+    uuid.UUID,
+)
+
+#: How often a stopped query is interrupted again until it has really stopped (an interrupt
+#: that lands just before DuckDB starts a query is forgotten by it).
+_REINTERRUPT_S = 0.05
+
+
+class QueryTimeoutError(ValidationError):
+    """The query ran past its timeout and was interrupted: a 4xx, the query asked too much."""
+
+
+class QueryCancelledError(ConflictError):
+    """The query was cancelled (by `cancel()`) while it ran."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What a run produced.
+
+    `rows` holds Python tuples, or a `pyarrow.Table` when the run asked for Arrow (then no
+    Python row objects are built at all). `truncated` says the query had more rows than `limit`.
+    """
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]] | pyarrow.Table
+    rows_returned: int
+    truncated: bool
+    execution_time_ms: float
+
+    @property
+    def is_arrow(self) -> bool:
+        return not isinstance(self.rows, list)
+
+
+class _Execution:
+    """One running query: its connection and the watchdog that interrupts it.
+
+    The watchdog waits for the timeout or a cancel, then interrupts the connection every
+    `_REINTERRUPT_S` until the run says it has finished. Interrupting and finishing take one lock,
+    so a connection is never interrupted after its run has moved on to close it.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, timeout_s: float) -> None:
+        self._connection = connection
+        self._timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._done = threading.Event()
+        self.reason: str | None = None
+        self._thread = threading.Thread(target=self._watch, name="duckdb-query-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, reason: str) -> bool:
+        with self._lock:
+            if self._done.is_set():
+                return False
+            if self.reason is None:
+                self.reason = reason
+        self._wake.set()
+        return True
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        if not self._wake.wait(self._timeout_s):
+            self.stop("timeout")
+        while True:
+            with self._lock:
+                if self._done.is_set():
+                    return
+                self._connection.interrupt()
+            self._done.wait(_REINTERRUPT_S)
+
+
+class DuckDBWarehouse:
+    """The warehouse file, for read-only queries.
+
+    One object serves many threads: each `run` opens its own connection (DuckDB shares the
+    database instance between a process's connections to one file, so this is cheap while any is
+    open, and the file is free for a writer once none is). `memory_limit` and `threads` are
+    per database instance, i.e. shared by the concurrent queries of this process.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        memory_limit: str = "1GB",
+        threads: int = 2,
+        lock_wait_s: float = 5.0,
+        max_temp_directory_size: str = "1GB",
+    ) -> None:
+        self.path = path
+        self.memory_limit = memory_limit
+        self.threads = threads
+        self.lock_wait_s = lock_wait_s
+        self.max_temp_directory_size = max_temp_directory_size
+        self._running: dict[str, _Execution] = {}
+        self._running_lock = threading.Lock()
+
+    # -- connections -----------------------------------------------------------------------
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The DuckDB settings every read-only connection is opened with.
+
+        They are given at open time, so all of them hold before any statement runs, and
+        `lock_configuration` makes them final. Every connection of this process to the file
+        must use the same settings (DuckDB refuses a second configuration of an open file).
+        """
+        return {
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "allow_unsigned_extensions": False,
+            "allow_extensions_metadata_mismatch": False,
+            "allow_extension_repositories": "forbidden",
+            "allow_persistent_secrets": False,
+            "allow_unredacted_secrets": False,
+            "python_enable_replacements": False,
+            "memory_limit": self.memory_limit,
+            "threads": self.threads,
+            "max_temp_directory_size": self.max_temp_directory_size,
+            "lock_configuration": True,
+        }
+
+    def connect_read_only(self) -> duckdb.DuckDBPyConnection:
+        """A read-only, locked-down connection; waits up to `lock_wait_s` for a writer to finish.
+
+        Raises `ServiceUnavailableError` (503, with Retry-After) when the file is still held, or
+        does not exist yet. The caller closes the connection (it is a context manager).
+        """
+        if not os.path.exists(self.path):
+            raise ServiceUnavailableError(
+                "The warehouse has no data yet; it is created when data is first loaded",
+                details={"reason": "absent"},
+            )
+        deadline = time.monotonic() + self.lock_wait_s
+        pause = 0.02
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=True, config=self.config)
+            except (duckdb.IOException, duckdb.ConnectionException) as e:
+                if not _is_busy(e):
+                    raise ServerError(
+                        "The warehouse could not be opened", details={"reason": _first_line(e)}
+                    ) from e
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ServiceUnavailableError(
+                        "The warehouse is busy (a writer holds it); try again",
+                        details={"reason": "locked", "waited_seconds": self.lock_wait_s},
+                        headers={"Retry-After": "1"},
+                    ) from None
+                # Jitter, so readers waiting on the same writer do not all retry in step.
+                time.sleep(min(remaining, pause * random.uniform(0.5, 1.0)))
+                pause = min(pause * 1.6, 0.25)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        query: ReadOnlyQuery,
+        parameters: Mapping[str, object] | None = None,
+        *,
+        limit: int,
+        timeout_s: float,
+        run_id: str | None = None,
+        as_arrow: bool = False,
+    ) -> QueryResult:
+        """Run a checked query and return at most `limit` rows.
+
+        Values are bound by the engine to the query's named placeholders (`:name`, which the guard
+        rendered as DuckDB's `$name`); parameters the query does not use are ignored, a missing one
+        is refused. One row more than `limit` is fetched to tell `truncated`; DuckDB streams, so the
+        rest is never produced. After `timeout_s` the engine is interrupted and
+        `QueryTimeoutError` raised; `cancel(run_id)` from another thread raises
+        `QueryCancelledError` here. With `as_arrow`, `rows` is a `pyarrow.Table`.
+        """
+        if query.dialect != "duckdb":
+            raise ValidationError(
+                f"This query was checked as {query.dialect} SQL; the warehouse runs DuckDB SQL",
+                details={"reason": "dialect"},
+            )
+        if limit < 0:
+            raise ValidationError("limit must be 0 or more", details={"reason": "limit"})
+        if timeout_s <= 0:
+            raise ValidationError("timeout_seconds must be more than 0", details={"reason": "timeout"})
+        if as_arrow:
+            _require_pyarrow()
+        run_id = run_id or uuid.uuid4().hex
+
+        connection = self.connect_read_only()
+        execution = _Execution(connection, timeout_s)
+        try:
+            statement = _one_read_statement(connection, query.normalized)
+            _check_as_duckdb_reads_it(connection, query, statement.type.name)
+            values = _bind(statement.named_parameters, parameters or {})
+            with self._running_lock:
+                if run_id in self._running:
+                    raise ConflictError(f"A query with run id {run_id} is already running")
+                self._running[run_id] = execution
+            started = time.perf_counter()
+            execution.start()
+            try:
+                if as_arrow:
+                    columns, types, rows, count, truncated = _fetch_arrow(
+                        connection, statement, values, limit
+                    )
+                else:
+                    columns, types, rows, count, truncated = _fetch_rows(connection, statement, values, limit)
+            except duckdb.InterruptException:
+                raise _stopped(execution.reason, timeout_s) from None
+            finally:
+                execution.finish()
+                with self._running_lock:
+                    self._running.pop(run_id, None)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            return QueryResult(
+                columns=columns,
+                types=types,
+                rows=rows,
+                rows_returned=count,
+                truncated=truncated,
+                execution_time_ms=round(elapsed_ms, 3),
+            )
+        except duckdb.Error as e:
+            raise _engine_error(e, self.memory_limit) from None
+        finally:
+            connection.close()
+
+    def run_arrow(
+        self,
+        query: ReadOnlyQuery,
+        parameters: Mapping[str, object] | None = None,
+        *,
+        limit: int,
+        timeout_s: float,
+        run_id: str | None = None,
+    ) -> QueryResult:
+        """`run` with the rows as a `pyarrow.Table`, for Arrow/Parquet output without Python rows."""
+        return self.run(query, parameters, limit=limit, timeout_s=timeout_s, run_id=run_id, as_arrow=True)
+
+    def cancel(self, run_id: str | None = None) -> bool:
+        """Interrupt the running query `run_id` (every running query when None), from any thread.
+
+        Returns whether anything was running to interrupt. A cancel that arrives before a run has
+        started, or after it has finished, finds nothing: the caller keeps the query's state.
+        """
+        with self._running_lock:
+            targets = list(self._running.values()) if run_id is None else [self._running.get(run_id)]
+        stopped = False
+        for execution in targets:
+            if execution is not None and execution.stop("cancelled"):
+                stopped = True
+        return stopped
+
+    def running(self) -> list[str]:
+        """Run ids of the queries running now."""
+        with self._running_lock:
+            return list(self._running)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _is_busy(error: duckdb.Error) -> bool:
+    """A writer's lock (another process), or this process holding the file another way."""
+    text = str(error)
+    return "Could not set lock" in text or "Conflicting lock" in text or "different configuration" in text
+
+
+def _one_read_statement(connection: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+    """DuckDB's own parser must agree that this is one SELECT or EXPLAIN.
+
+    The guard parsed with sqlglot; this parses with the engine, so a disagreement between the two
+    parsers can only make a query fail, never let a second statement or a write through. The
+    parsed statement is what runs, so the text is not parsed a third time.
+    """
+    try:
+        statements = connection.extract_statements(sql)
+        kinds = [s.type.name for s in statements]
+    except (duckdb.Error, ValueError) as e:  # ValueError: a statement type the client cannot name
+        raise ValidationError(
+            f"The warehouse could not parse the query: {_first_line(e)}", details={"reason": "unparseable"}
+        ) from None
+    if len(statements) != 1:
+        raise ValidationError(
+            f"Only one statement is allowed per query; the warehouse found {len(statements)}",
+            details={"reason": "multiple_statements"},
+        )
+    kind = kinds[0]
+    if kind not in _READ_STATEMENTS:
+        raise ValidationError(
+            f"{kind} is not allowed: queries are read-only",
+            details={"reason": "statement", "statement": kind},
+        )
+    return statements[0]
+
+
+def _check_as_duckdb_reads_it(connection: duckdb.DuckDBPyConnection, query: ReadOnlyQuery, kind: str) -> None:
+    """The guard's rules, applied to DuckDB's own parse tree of the text that will run.
+
+    `json_serialize_sql` gives the tree DuckDB's parser builds. In it: no write, no denied
+    function, no table function off the allow-list, no path as a table, and no table that the
+    guard's `query.tables` does not list (CTE names aside). This is how a parser differential (the
+    Superset CVE-2026-23984 kind) is caught: a table or function sqlglot did not see is refused.
+    """
+    text = query.normalized
+    if kind == "EXPLAIN":
+        prefix = _EXPLAIN_PREFIX.match(text)
+        if prefix is None:
+            raise ValidationError("Write EXPLAIN [ANALYZE] SELECT ...", details={"reason": "statement"})
+        text = text[prefix.end() :]
+    rows = connection.execute("SELECT json_serialize_sql($q)", {"q": text}).fetchall()
+    tree = json.loads(rows[0][0])
+    if tree.get("error"):
+        raise ValidationError(
+            f"The warehouse could not check the query: {tree.get('error_message', 'unknown error')}",
+            details={"reason": "unparseable"},
+        )
+    seen = _ParseTree()
+    seen.collect(tree)
+    if seen.writes:
+        raise ValidationError(
+            "A write is not allowed anywhere in a query: queries are read-only",
+            details={"reason": "statement"},
+        )
+    for name in sorted(seen.functions):
+        if function_is_denied(name):
+            raise ValidationError(
+                f"Function {name}() is not allowed: queries read warehouse tables only",
+                details={"reason": "function", "function": name},
+            )
+    for name in sorted(seen.table_functions):
+        if not table_function_is_allowed(name):
+            raise ValidationError(
+                f"Table function {name}() is not allowed; read warehouse tables by name",
+                details={"reason": "table_function", "function": name},
+            )
+    known = {t.lower() for t in query.tables}
+    for catalog, schema, name in sorted(seen.tables):
+        dotted = ".".join(p for p in (catalog, schema, name) if p)
+        if looks_like_path(name) or table_is_denied(name):
+            raise ValidationError(
+                f"Table {dotted} is not allowed", details={"reason": "table", "table": dotted}
+            )
+        if not schema and not catalog and name in seen.ctes:
+            continue
+        if dotted in known or (not schema and not catalog and any(t.endswith("." + name) for t in known)):
+            continue
+        raise ValidationError(
+            f"The warehouse would read {dotted}, which the query check did not see; refused",
+            details={"reason": "table", "table": dotted},
+        )
+
+
+class _ParseTree:
+    """Names gathered from DuckDB's JSON parse tree."""
+
+    def __init__(self) -> None:
+        self.functions: set[str] = set()
+        self.table_functions: set[str] = set()
+        self.tables: set[tuple[str, str, str]] = set()
+        self.ctes: set[str] = set()
+        self.writes = False
+
+    def collect(self, node: object) -> None:
+        stack = [node]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+                continue
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("type")
+            if isinstance(kind, str) and kind.endswith("_NODE") and _WRITE_NODE.search(kind):
+                self.writes = True
+            if "function_name" in item:
+                self.functions.add(str(item["function_name"]).lower())
+            if kind == "TABLE_FUNCTION":
+                function = item.get("function") or {}
+                self.table_functions.add(str(function.get("function_name", "")).lower())
+            elif kind == "BASE_TABLE":
+                self.tables.add(
+                    (
+                        str(item.get("catalog_name") or "").lower(),
+                        str(item.get("schema_name") or "").lower(),
+                        str(item.get("table_name") or "").lower(),
+                    )
+                )
+            cte_map = item.get("cte_map")
+            if isinstance(cte_map, dict):
+                for entry in cte_map.get("map") or []:
+                    if isinstance(entry, dict) and "key" in entry:
+                        self.ctes.add(str(entry["key"]).lower())
+            stack.extend(item.values())
+
+
+def _bind(names: set[str], parameters: Mapping[str, object]) -> dict[str, object]:
+    """The values for the statement's placeholders, by name; values stay values, never SQL text."""
+    by_lower = {str(k).lower(): k for k in parameters}
+    values: dict[str, object] = {}
+    missing: list[str] = []
+    for name in sorted(names):
+        key = name if name in parameters else by_lower.get(name.lower())
+        if key is None:
+            missing.append(name)
+            continue
+        value = parameters[key]
+        if not _bindable(value):
+            raise ValidationError(
+                f"Parameter :{name} has a value of type {type(value).__name__}, which cannot be bound",
+                details={"reason": "parameter", "parameter": name},
+            )
+        values[name] = value
+    if missing:
+        raise ValidationError(
+            "Missing value for parameter " + ", ".join(f":{m}" for m in missing),
+            details={"reason": "parameter", "missing": missing},
+        )
+    return values
+
+
+def _bindable(value: object) -> bool:
+    if value is None or isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(v is None or isinstance(v, _SCALARS) for v in value)
+    return False
+
+
+def _fetch_rows(
+    connection: duckdb.DuckDBPyConnection, statement: duckdb.Statement, values: dict[str, object], limit: int
+) -> tuple[list[str], list[str], list[tuple[Any, ...]], int, bool]:
+    connection.execute(statement, values)
+    description = connection.description or []
+    rows = connection.fetchmany(limit + 1)
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    return [d[0] for d in description], [str(d[1]) for d in description], rows, len(rows), truncated
+
+
+def _fetch_arrow(
+    connection: duckdb.DuckDBPyConnection, statement: duckdb.Statement, values: dict[str, object], limit: int
+) -> tuple[list[str], list[str], Any, int, bool]:
+    relation = connection.sql(statement, params=values or None)
+    if relation is None:
+        raise ValidationError("The query returned no result set", details={"reason": "no_result"})
+    columns = list(relation.columns)
+    types = [str(t) for t in relation.types]
+    table = relation.limit(limit + 1).to_arrow_table()
+    truncated = table.num_rows > limit
+    if truncated:
+        table = table.slice(0, limit)
+    return columns, types, table, table.num_rows, truncated
+
+
+def _require_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ServerError(
+            "Arrow output needs the pyarrow package, which is not installed on the server",
+            details={"reason": "pyarrow_missing"},
+        ) from None
+
+
+def _stopped(reason: str | None, timeout_s: float) -> PlatformError:
+    if reason == "cancelled":
+        return QueryCancelledError("The query was cancelled", details={"reason": "cancelled"})
+    return QueryTimeoutError(
+        f"The query ran longer than its timeout of {timeout_s:g} s and was stopped",
+        details={"reason": "timeout", "timeout_seconds": timeout_s},
+    )
+
+
+def _engine_error(error: duckdb.Error, memory_limit: str) -> PlatformError:
+    """DuckDB's error as the platform's: the query's fault is a 400, the engine's a 500."""
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return ValidationError(
+            f"The query needs more memory than the warehouse allows ({memory_limit}); "
+            "filter or aggregate more, or lower the limit",
+            details={"reason": "memory"},
+        )
+    if isinstance(error, duckdb.PermissionException):
+        return ValidationError(f"Not allowed: {_first_line(error)}", details={"reason": "permission"})
+    if isinstance(error, duckdb.InterruptException):
+        return QueryCancelledError("The query was interrupted", details={"reason": "interrupted"})
+    user_errors = (
+        duckdb.ProgrammingError,
+        duckdb.DataError,
+        duckdb.IntegrityError,
+        duckdb.NotSupportedError,
+        duckdb.TransactionException,
+        duckdb.SequenceException,
+        duckdb.DependencyException,
+    )
+    if isinstance(error, user_errors):
+        return ValidationError(_first_line(error), details={"reason": "query"})
+    return ServerError("The warehouse failed to run the query", details={"reason": type(error).__name__})
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
