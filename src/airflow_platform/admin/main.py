@@ -10,6 +10,8 @@ import sys
 
 import typer
 
+from airflow_platform.storage.migrator import Migrator
+
 app = typer.Typer(
     name="airflow-platform",
     help="Administer the Airflow Platform inside an Airflow installation.",
@@ -22,9 +24,8 @@ keys_app = typer.Typer(help="Platform API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
-def _migrator():  # type: ignore[no-untyped-def]
+def _migrator() -> Migrator:
     from airflow_platform.compat import metadata_engine
-    from airflow_platform.storage.migrator import Migrator
 
     return Migrator(metadata_engine())
 

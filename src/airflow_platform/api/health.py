@@ -6,14 +6,14 @@ from airflow_platform import exceptions as exc
 from airflow_platform.api.paths import API_PREFIX
 from airflow_platform.api.routing import PlatformBlueprint
 from airflow_platform.schemas.common import HealthResponse
+from airflow_platform.services.health import HealthService
 
 blueprint = PlatformBlueprint("health", __name__)
 
 
-def _service():  # type: ignore[no-untyped-def]
+def _service() -> HealthService:
     from airflow_platform import compat, config
     from airflow_platform.analytics import warehouse
-    from airflow_platform.services.health import HealthService
 
     return HealthService(
         engine=compat.metadata_engine,

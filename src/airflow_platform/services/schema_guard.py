@@ -14,7 +14,15 @@ from airflow_platform.storage.migrator import Migrator, SchemaStatus
 
 _RECHECK_SECONDS = 5.0
 _lock = threading.Lock()
-_state: dict[str, float | bool] = {"current": False, "checked_at": 0.0}
+
+
+class _State:
+    current = False
+    checked_at = 0.0
+    behind: SchemaStatus | None = None
+
+
+_state = _State()
 
 
 def schema_status() -> SchemaStatus:
@@ -24,30 +32,27 @@ def schema_status() -> SchemaStatus:
 
 
 def ensure_schema_current() -> None:
-    if _state["current"]:
+    if _state.current:
         return
     with _lock:
-        if _state["current"]:
+        if _state.current:
             return
         now = time.monotonic()
-        cached_behind = _state.get("behind")
-        if cached_behind and now - float(_state["checked_at"]) < _RECHECK_SECONDS:
-            raise _behind_error(cached_behind)  # type: ignore[arg-type]
+        if _state.behind is not None and now - _state.checked_at < _RECHECK_SECONDS:
+            raise _behind_error(_state.behind)
         status = schema_status()
-        _state["checked_at"] = now
+        _state.checked_at = now
         if status.up_to_date:
-            _state["current"] = True
-            _state.pop("behind", None)
+            _state.current, _state.behind = True, None
             return
-        _state["behind"] = status  # type: ignore[assignment]
+        _state.behind = status
         raise _behind_error(status)
 
 
 def reset() -> None:
     """Forget the cached answer (after a migration in this process, and in tests)."""
     with _lock:
-        _state.clear()
-        _state.update({"current": False, "checked_at": 0.0})
+        _state.current, _state.checked_at, _state.behind = False, 0.0, None
 
 
 def _behind_error(status: SchemaStatus) -> ServiceUnavailableError:
