@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from airflow_platform.cli import api_keys, config, dags, health, tasks, tenants
+from airflow_platform.cli import api_keys, config, connections, dags, health, tasks, tenants
 from airflow_platform.cli.context import options
 from airflow_platform.version import __version__
 
@@ -23,6 +23,7 @@ app.add_typer(dags.app, name="dags")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(api_keys.app, name="api-keys")
+app.add_typer(connections.app, name="connections")
 app.command("health")(health.health)
 
 

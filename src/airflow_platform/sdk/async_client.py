@@ -11,6 +11,7 @@ import httpx
 from airflow_platform.schemas.common import HealthResponse
 from airflow_platform.sdk.core import AsyncCore
 from airflow_platform.sdk.resources.api_keys import AsyncApiKeys
+from airflow_platform.sdk.resources.connections import AsyncConnections
 from airflow_platform.sdk.resources.dags import AsyncDags
 from airflow_platform.sdk.resources.tasks import AsyncTasks
 from airflow_platform.sdk.resources.tenants import AsyncTenants
@@ -65,6 +66,10 @@ class AsyncPlatformClient:
     @cached_property
     def tenants(self) -> AsyncTenants:
         return AsyncTenants(self._core)
+
+    @cached_property
+    def connections(self) -> AsyncConnections:
+        return AsyncConnections(self._core)
 
     @cached_property
     def api_keys(self) -> AsyncApiKeys:

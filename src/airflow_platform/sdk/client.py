@@ -11,6 +11,7 @@ import httpx
 from airflow_platform.schemas.common import HealthResponse
 from airflow_platform.sdk.core import SyncCore
 from airflow_platform.sdk.resources.api_keys import ApiKeys
+from airflow_platform.sdk.resources.connections import Connections
 from airflow_platform.sdk.resources.dags import Dags
 from airflow_platform.sdk.resources.tasks import Tasks
 from airflow_platform.sdk.resources.tenants import Tenants
@@ -71,6 +72,10 @@ class PlatformClient:
     @cached_property
     def tenants(self) -> Tenants:
         return Tenants(self._core)
+
+    @cached_property
+    def connections(self) -> Connections:
+        return Connections(self._core)
 
     @cached_property
     def api_keys(self) -> ApiKeys:
