@@ -9,15 +9,18 @@ import typer
 from airflow_platform.cli.context import make_client
 from airflow_platform.cli.errors import handle_errors
 from airflow_platform.cli.output import (
+    AllPagesOption,
+    LimitOption,
+    OffsetOption,
     OutputFormat,
     OutputOption,
+    confirm,
     details,
     emit_json,
     note,
     page_footer,
     table,
 )
-from airflow_platform.cli.tenants import confirm
 from airflow_platform.schemas.auth import ApiKey
 
 app = typer.Typer(help="Platform API keys (the secret is shown once, at creation).")
@@ -44,9 +47,9 @@ def key_fields(key: ApiKey) -> dict[str, Any]:
 @handle_errors
 def list_(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 100,
-    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
-    all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page.")] = False,
+    limit: LimitOption = 100,
+    offset: OffsetOption = 0,
+    all_pages: AllPagesOption = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """List the keys you can see (yours; a tenant admin's tenant; a platform admin's all)."""

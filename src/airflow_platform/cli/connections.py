@@ -12,15 +12,18 @@ import typer
 from airflow_platform.cli.context import make_client
 from airflow_platform.cli.errors import handle_errors
 from airflow_platform.cli.output import (
+    AllPagesOption,
+    LimitOption,
+    OffsetOption,
     OutputFormat,
     OutputOption,
+    confirm,
     details,
     emit_json,
     note,
     page_footer,
     table,
 )
-from airflow_platform.cli.tenants import confirm
 from airflow_platform.schemas.connections import Connection
 
 app = typer.Typer(help="Airflow connections of your tenant (passwords go in, never out).")
@@ -70,9 +73,9 @@ def list_(
     ctx: typer.Context,
     connection_type: Annotated[str | None, typer.Option("--type", help="Only this connection type.")] = None,
     search: Annotated[str | None, typer.Option("--search", help="In id and description.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 100,
-    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
-    all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page.")] = False,
+    limit: LimitOption = 100,
+    offset: OffsetOption = 0,
+    all_pages: AllPagesOption = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """List the connections you can see."""

@@ -7,6 +7,7 @@ Tables and data go to stdout; progress, notes and errors go to stderr, so that
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
@@ -91,3 +92,18 @@ def page_footer(shown: int, offset: int, total: int | None, noun: str) -> None:
     if total is None or shown >= total:
         return
     note(f"Showing {offset + 1}-{offset + shown} of {total} {noun}; use --offset {offset + shown} or --all.")
+
+
+#: Paging options every list command shares.
+LimitOption = Annotated[int, typer.Option("--limit", min=1, max=1000)]
+OffsetOption = Annotated[int, typer.Option("--offset", min=0)]
+AllPagesOption = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
+
+
+def confirm(action: str, yes: bool) -> None:
+    """Ask at a terminal; refuse without --yes anywhere else (a script cannot answer)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ValueError(f"Refusing to {action} without --yes (not an interactive terminal).")
+    typer.confirm(f"{action[0].upper()}{action[1:]}?", abort=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -10,8 +9,12 @@ import typer
 from airflow_platform.cli.context import make_client
 from airflow_platform.cli.errors import handle_errors
 from airflow_platform.cli.output import (
+    AllPagesOption,
+    LimitOption,
+    OffsetOption,
     OutputFormat,
     OutputOption,
+    confirm,
     details,
     emit_json,
     note,
@@ -47,15 +50,6 @@ def features(values: list[str] | None) -> dict[str, bool]:
     return result
 
 
-def confirm(action: str, yes: bool) -> None:
-    """Ask at a terminal; refuse without --yes anywhere else (a script cannot answer)."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise ValueError(f"Refusing to {action} without --yes (not an interactive terminal).")
-    typer.confirm(f"{action[0].upper()}{action[1:]}?", abort=True)
-
-
 def tenant_fields(tenant: Tenant) -> dict[str, Any]:
     return {
         "tenant_id": tenant.tenant_id,
@@ -74,9 +68,9 @@ def tenant_fields(tenant: Tenant) -> dict[str, Any]:
 @handle_errors
 def list_(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 100,
-    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
-    all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page.")] = False,
+    limit: LimitOption = 100,
+    offset: OffsetOption = 0,
+    all_pages: AllPagesOption = False,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """List the tenants you can see."""
