@@ -25,8 +25,8 @@ fi
 echo "==> installing Airflow $version and airflow-platform into $venv" >&2
 [ -x "$venv/bin/python" ] || "$uv_bin" venv -q -p "$py" "$venv" >&2
 case "$version" in
-  3.*) providers=(apache-airflow-providers-fab apache-airflow-providers-duckdb apache-airflow-providers-postgres apache-airflow-providers-http) ;;
-  *)   providers=(apache-airflow-providers-duckdb apache-airflow-providers-postgres apache-airflow-providers-http) ;;
+  3.*) providers=(apache-airflow-providers-fab apache-airflow-providers-duckdb apache-airflow-providers-postgres apache-airflow-providers-http apache-airflow-providers-cncf-kubernetes) ;;
+  *)   providers=(apache-airflow-providers-duckdb apache-airflow-providers-postgres apache-airflow-providers-http apache-airflow-providers-cncf-kubernetes) ;;
 esac
 cflag=()
 [ -f "$constraints" ] && cflag=(-c "$constraints")
