@@ -107,3 +107,60 @@ connection_owners = sa.Table(
     sa.Column("created_by", sa.String(256), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+datakits = sa.Table(
+    "platform_datakits",
+    metadata,
+    # The kit's name is its id: one registry-wide namespace, like an image repository.
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("tenant_id", sa.String(63), nullable=True, index=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("latest_version", sa.String(64), nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+datakit_versions = sa.Table(
+    "platform_datakit_versions",
+    metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("manifest", sa.JSON, nullable=False),
+    # SHA-256 of the canonical manifest: the same content again is idempotent, other content a conflict.
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+deployments = sa.Table(
+    "platform_deployments",
+    metadata,
+    # The deployment's id is its DAG id: datakit__<name>__<environment>.
+    sa.Column("deployment_id", sa.String(250), primary_key=True),
+    sa.Column("datakit", sa.String(63), nullable=False, index=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("environment", sa.String(63), nullable=False),
+    sa.Column("tenant_id", sa.String(63), nullable=True, index=True),
+    sa.Column("namespace", sa.String(63), nullable=True),
+    sa.Column("configuration", sa.JSON, nullable=False),
+    sa.Column("schedule", sa.String(120), nullable=True),
+    sa.Column("notifications", sa.JSON, nullable=False),
+    sa.Column("runtime", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+deployment_events = sa.Table(
+    "platform_deployment_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deployment_id", sa.String(250), nullable=False, index=True),
+    sa.Column("action", sa.String(16), nullable=False),  # deploy, redeploy, rollback, undeploy
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("username", sa.String(256), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
