@@ -115,6 +115,17 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": None,
         "default": "300",
     },
+    "datakits_folder": {
+        "description": (
+            "Folder of the DataKit registry's manifest files and the deployment spec files the DAG "
+            "factory turns into DAGs. The DAG processor and every worker must see it. Empty means "
+            "``{dags_folder}/platform_datakits``.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/opt/airflow/dags/platform_datakits",
+        "default": "",
+    },
     "connection_test_timeout": {
         "description": "Seconds a connection test may take before it is reported as failed.\n",
         "version_added": "0.1.0",
@@ -193,3 +204,13 @@ def airflow_home() -> str:
 def warehouse_path() -> str:
     path = get("warehouse_path")
     return path or os.path.join(airflow_home(), "platform", "warehouse.duckdb")
+
+
+def dags_folder() -> str:
+    from airflow.configuration import conf
+
+    return os.path.expanduser(str(conf.get("core", "dags_folder")))
+
+
+def datakits_folder() -> str:
+    return get("datakits_folder") or os.path.join(dags_folder(), "platform_datakits")

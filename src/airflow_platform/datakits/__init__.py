@@ -1,0 +1,1 @@
+"""DataKits: manifests, deployment specs, the DAG factory and the container runtimes."""
