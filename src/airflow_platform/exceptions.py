@@ -96,6 +96,19 @@ class APIConnectionError(PlatformError):
     status = 0
 
 
+class APITimeoutError(APIConnectionError):
+    """The server did not answer within the client's timeout (raised by the SDK, never sent)."""
+
+    code = "TIMEOUT"
+
+
+class UnsupportedFeatureError(PlatformError):
+    """The server's Airflow cannot do this at all (e.g. backfills over Airflow 2.11's REST API)."""
+
+    code = "NOT_SUPPORTED"
+    status = 501
+
+
 #: Every error code the wire uses, to the class that stands for it.
 ERRORS_BY_CODE: dict[str, type[PlatformError]] = {
     cls.code: cls

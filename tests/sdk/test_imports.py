@@ -58,3 +58,30 @@ def test_cli_help_runs_without_airflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_exception_the_reference_names_lives_in_one_module() -> None:
+    from airflow_platform import exceptions, sdk
+    from airflow_platform.sdk import errors
+
+    names = [
+        "RateLimitError",
+        "AuthenticationError",
+        "PermissionDeniedError",
+        "ResourceNotFoundError",
+        "ValidationError",
+        "ConflictError",
+        "ServerError",
+        "ServiceUnavailableError",
+        "APIConnectionError",
+        "APITimeoutError",
+        "UnsupportedFeatureError",
+        "PlatformError",
+    ]
+    for name in names:
+        cls = getattr(exceptions, name)
+        assert issubclass(cls, exceptions.PlatformError), name
+        assert getattr(sdk, name) is cls, f"airflow_platform.sdk.{name} is the same class"
+    assert errors.APITimeoutError is exceptions.APITimeoutError, "the old import path still works"
+    assert errors.UnsupportedFeatureError is exceptions.UnsupportedFeatureError
+    assert issubclass(exceptions.APITimeoutError, exceptions.APIConnectionError)

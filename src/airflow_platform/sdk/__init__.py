@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from airflow_platform.exceptions import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     ConflictError,
     PermissionDeniedError,
@@ -19,11 +20,11 @@ from airflow_platform.exceptions import (
     ResourceNotFoundError,
     ServerError,
     ServiceUnavailableError,
+    UnsupportedFeatureError,
     ValidationError,
 )
 from airflow_platform.sdk.async_client import AsyncPlatformClient
 from airflow_platform.sdk.client import PlatformClient
-from airflow_platform.sdk.errors import APITimeoutError, UnsupportedFeatureError
 from airflow_platform.sdk.pagination import AsyncPage, AsyncPaginator, SyncPage
 from airflow_platform.sdk.resources.dag_runs import AsyncDagRun, DagRun
 

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from airflow_platform.exceptions import UnsupportedFeatureError
 from airflow_platform.schemas.airflow import BackfillCreate, DAGRunTrigger, TaskInstancesClear
 from airflow_platform.sdk.calls import Call, drop_none
 from airflow_platform.sdk.dates import iso
-from airflow_platform.sdk.errors import UnsupportedFeatureError
 
 
 def seg(value: str) -> str:

@@ -11,12 +11,15 @@ answered.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
 from airflow_platform import exceptions as exc
+from airflow_platform.exceptions import APITimeoutError, UnsupportedFeatureError
 from airflow_platform.sdk.retries import retry_after_seconds
+
+__all__ = ["APITimeoutError", "UnsupportedFeatureError", "connection_error", "error_from_response"]
 
 #: RFC 6749 §5.2 error codes that mean "your credentials are wrong".
 _OAUTH_AUTH_ERRORS = frozenset({"invalid_client", "invalid_grant", "unauthorized_client"})
@@ -26,19 +29,6 @@ _EXTRA_STATUSES: dict[int, type[exc.PlatformError]] = {
     502: exc.ServiceUnavailableError,
     504: exc.ServiceUnavailableError,
 }
-
-
-class APITimeoutError(exc.APIConnectionError):
-    """The server did not answer within the client's timeout."""
-
-    code: ClassVar[str] = "TIMEOUT"
-
-
-class UnsupportedFeatureError(exc.PlatformError):
-    """The server's Airflow cannot do this at all (e.g. backfills over Airflow 2.11's REST API)."""
-
-    code: ClassVar[str] = "NOT_SUPPORTED"
-    status: ClassVar[int] = 501
 
 
 def _class_for_status(status: int) -> type[exc.PlatformError]:
