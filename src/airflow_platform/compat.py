@@ -280,3 +280,67 @@ def _add_users(sm: Any, emails: list[str], password: str) -> None:
     for email in emails:
         if sm.find_user(email=email) is None:
             sm.add_user(email, email.split("@")[0], "(tenant admin)", email, role, password)
+
+
+# --- tasks: what an operator may use (on Airflow 3 a task has no metadata-DB access) ------------
+
+
+def base_operator() -> type:
+    """The operator base class: Airflow 3's Task SDK one, or Airflow 2's ORM-backed one."""
+    if is_airflow_3():
+        from airflow.sdk import BaseOperator
+    else:
+        from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
+    return cast(type, BaseOperator)
+
+
+def task_exceptions() -> tuple[type[Exception], type[Exception]]:
+    """``(AirflowException, AirflowFailException)``: a task failure, and one that skips retries."""
+    if is_airflow_3():
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    else:
+        from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
+    return AirflowException, AirflowFailException
+
+
+def get_connection(conn_id: str) -> Any:
+    """An Airflow connection from inside a task (Airflow 3: through the Task SDK, not the ORM)."""
+    if is_airflow_3():
+        from airflow.sdk import BaseHook
+    else:
+        from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+    return BaseHook.get_connection(conn_id)
+
+
+def object_storage_path(uri: str) -> Any:
+    """Airflow's ``ObjectStoragePath`` (fsspec, with ``scheme://conn_id@bucket/...`` connections)."""
+    if is_airflow_3():
+        from airflow.sdk import ObjectStoragePath
+    else:
+        from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
+    return ObjectStoragePath(uri)
+
+
+def dag_run_date_column() -> str:
+    """The logical date of a DAG run: ``logical_date`` on Airflow 3, ``execution_date`` on 2."""
+    return "logical_date" if is_airflow_3() else "execution_date"
+
+
+def dag_active_clause() -> Any:
+    """SQL that is true for DAGs still present in a DAG file (3: ``NOT is_stale``; 2: ``is_active``)."""
+    import sqlalchemy as sa
+
+    if is_airflow_3():
+        return sa.not_(sa.column("is_stale"))
+    return sa.column("is_active")
+
+
+def get_parsing_context() -> Any:
+    """Which DAG a task run is parsing for (``dag_id`` None when parsing everything)."""
+    if is_airflow_3():
+        from airflow.sdk import get_parsing_context as parsing_context
+    else:
+        from airflow.utils.dag_parsing_context import (  # type: ignore[no-redef]
+            get_parsing_context as parsing_context,
+        )
+    return parsing_context()

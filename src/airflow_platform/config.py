@@ -133,6 +133,38 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": None,
         "default": "10",
     },
+    "datakit_docker_url": {
+        "description": (
+            "Docker engine that DataKitOperator runs images on (``unix://...`` or ``tcp://...``), when the "
+            "task names neither ``docker_conn_id`` nor ``docker_url``. Empty means ``DOCKER_HOST`` or the "
+            "default socket.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "unix:///var/run/docker.sock",
+        "default": "",
+    },
+    "datakit_work_dir": {
+        "description": (
+            "Where DataKitOperator stages a run's input and output Parquet files (one folder per run, "
+            "removed afterwards). The Docker engine bind-mounts it, so it must be a path the engine "
+            "sees. Empty means the system temp folder.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/var/lib/airflow/datakits",
+        "default": "",
+    },
+    "datakit_lock_wait_seconds": {
+        "description": (
+            "How long a DataKit task waits for the warehouse's write lock (readers hold it briefly) "
+            "before it fails.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "60",
+    },
 }
 
 
