@@ -51,6 +51,8 @@ def test_help_everywhere_and_completion(invoke: Invoke) -> None:
         ("tasks", "logs"),
         ("config", "set"),
         ("api-keys", "revoke"),
+        ("datakits", "deploy"),
+        ("datakits", "delete-version"),
         ("health",),
     } <= set(commands)
     for path in commands:

@@ -174,3 +174,77 @@ def api_key(key_id: str = "key_1", **extra: Any) -> dict[str, Any]:
         "status": "active",
         **extra,
     }
+
+
+def datakit(name: str = "customer-etl", version: str = "1.0.0", **extra: Any) -> dict[str, Any]:
+    """A ``GET /api/v1/datakits/{name}`` answer."""
+    return {
+        "id": name,
+        "name": name,
+        "version": version,
+        "latest_version": version,
+        "description": "",
+        "image": f"registry.localhost/datakits/{name}:{version}",
+        "type": "transformation",
+        "inputs": [{"name": "customers", "type": "table", "schema": "bronze"}],
+        "outputs": [{"name": "dim_customer", "type": "table", "schema": "silver"}],
+        "configuration": {"batch_size": {"type": "integer", "default": 1000}},
+        "requirements": {"cpu": None, "memory": None, "gpu": False, "network": False},
+        "tags": ["customer"],
+        "tenant_id": "team-a",
+        "created_by": "alice",
+        "created_at": "2024-01-15T10:30:00Z",
+        "updated_at": "2024-01-15T10:30:00Z",
+        "versions": [
+            {
+                "version": version,
+                "image": f"registry.localhost/datakits/{name}:{version}",
+                "digest": "ab" * 32,
+                "created_by": "alice",
+                "created_at": "2024-01-15T10:30:00Z",
+                "deployments": [],
+            }
+        ],
+        **extra,
+    }
+
+
+def deployment(
+    name: str = "customer-etl", environment: str = "production", version: str = "1.0.0", **extra: Any
+) -> dict[str, Any]:
+    dag_id = f"datakit__{name}__{environment}"
+    return {
+        "id": dag_id,
+        "dag_id": dag_id,
+        "datakit": name,
+        "version": version,
+        "environment": environment,
+        "configuration": {"batch_size": 1000},
+        "schedule": "0 2 * * *",
+        "notifications": {"on_success": [], "on_failure": [], "on_retry": []},
+        "runtime": "docker",
+        "paused": False,
+        "tenant_id": "team-a",
+        "created_by": "alice",
+        "created_at": "2024-01-15T10:30:00Z",
+        "updated_at": "2024-01-15T10:30:00Z",
+        **extra,
+    }
+
+
+def deployment_status(status: str = "active", **extra: Any) -> dict[str, Any]:
+    return {
+        **deployment(),
+        "status": status,
+        "dag_present": status != "pending",
+        "is_paused": False if status != "pending" else None,
+        "last_runs": [
+            {"run_id": "scheduled__1", "state": "failed", "logical_date": "2024-01-14T02:00:00Z"},
+            {"run_id": "scheduled__2", "state": "success", "logical_date": "2024-01-15T02:00:00Z"},
+        ]
+        if status != "pending"
+        else [],
+        "next_run": "2024-01-16T02:00:00Z" if status != "pending" else None,
+        "history": [],
+        **extra,
+    }

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from airflow_platform.cli import api_keys, config, connections, dags, health, tasks, tenants
+from airflow_platform.cli import api_keys, config, connections, dags, datakits, health, tasks, tenants
 from airflow_platform.cli.context import options
 from airflow_platform.version import __version__
 
 app = typer.Typer(
     name="airflow-cli",
-    help="Command-line client of the Airflow Platform (DAGs, tasks, tenants, API keys).",
+    help="Command-line client of the Airflow Platform: DAGs, tasks, connections, DataKits, analytics.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -24,6 +24,7 @@ app.add_typer(tasks.app, name="tasks")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(api_keys.app, name="api-keys")
 app.add_typer(connections.app, name="connections")
+app.add_typer(datakits.app, name="datakits")
 app.command("health")(health.health)
 
 

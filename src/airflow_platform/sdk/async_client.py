@@ -13,6 +13,7 @@ from airflow_platform.sdk.core import AsyncCore
 from airflow_platform.sdk.resources.api_keys import AsyncApiKeys
 from airflow_platform.sdk.resources.connections import AsyncConnections
 from airflow_platform.sdk.resources.dags import AsyncDags
+from airflow_platform.sdk.resources.datakits import AsyncDataKits
 from airflow_platform.sdk.resources.tasks import AsyncTasks
 from airflow_platform.sdk.resources.tenants import AsyncTenants
 from airflow_platform.sdk.server import health
@@ -74,6 +75,10 @@ class AsyncPlatformClient:
     @cached_property
     def api_keys(self) -> AsyncApiKeys:
         return AsyncApiKeys(self._core)
+
+    @cached_property
+    def datakits(self) -> AsyncDataKits:
+        return AsyncDataKits(self._core)
 
     async def health(self) -> HealthResponse:
         return await self._core.run(health())

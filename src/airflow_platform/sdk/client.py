@@ -13,6 +13,7 @@ from airflow_platform.sdk.core import SyncCore
 from airflow_platform.sdk.resources.api_keys import ApiKeys
 from airflow_platform.sdk.resources.connections import Connections
 from airflow_platform.sdk.resources.dags import Dags
+from airflow_platform.sdk.resources.datakits import DataKits
 from airflow_platform.sdk.resources.tasks import Tasks
 from airflow_platform.sdk.resources.tenants import Tenants
 from airflow_platform.sdk.server import health
@@ -80,6 +81,10 @@ class PlatformClient:
     @cached_property
     def api_keys(self) -> ApiKeys:
         return ApiKeys(self._core)
+
+    @cached_property
+    def datakits(self) -> DataKits:
+        return DataKits(self._core)
 
     def health(self) -> HealthResponse:
         """Versions and component states; raises ``ServiceUnavailableError`` while unhealthy."""
