@@ -133,6 +133,112 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": None,
         "default": "10",
     },
+    "analytics_memory_limit": {
+        "description": (
+            "Memory the embedded DuckDB warehouse may use for analytics queries in one server process "
+            "(DuckDB notation). DuckDB applies it per database instance, so the concurrent queries of a "
+            "process share it.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "4GB",
+        "default": "1GB",
+    },
+    "analytics_threads": {
+        "description": "Threads DuckDB may use for analytics queries per server process; 0: one per core.\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "0",
+    },
+    "analytics_max_rows": {
+        "description": "Largest ``limit`` an analytics query may ask for (rows kept per result).\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "5000000",
+    },
+    "analytics_max_timeout_seconds": {
+        "description": "Largest ``timeout_seconds`` an analytics query may ask for.\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "600",
+    },
+    "analytics_sync_wait_seconds": {
+        "description": (
+            "How long ``POST /api/v1/analytics/query`` waits for a query before it answers with the "
+            "``query_id`` and status ``running`` (poll ``GET .../query/{query_id}``).\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "5",
+    },
+    "analytics_max_concurrent_queries": {
+        "description": "Queries one server process runs at once; more wait as ``queued``.\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "8",
+    },
+    "analytics_lock_wait_seconds": {
+        "description": (
+            "How long a query waits for a writer (a DataKit task loading data) to release the warehouse "
+            "file before it answers 503.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "5",
+    },
+    "analytics_keepalive_seconds": {
+        "description": (
+            "How long a server process keeps the warehouse open after its last query (opening it costs "
+            "~15 ms). A writer that announces itself (``open_for_writing``) gets it at once.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "2",
+    },
+    "analytics_results_path": {
+        "description": (
+            "Folder of query results (Arrow IPC files) that every server process reads. Empty means "
+            "``{AIRFLOW_HOME}/platform/query-results``; several hosts need a shared folder.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/shared/query-results",
+        "default": "",
+    },
+    "analytics_result_ttl_seconds": {
+        "description": "How long a query's rows stay fetchable; its history entry stays.\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "86400",
+    },
+    "analytics_cache_ttl_seconds": {
+        "description": (
+            "How long an identical warehouse query (same database, normalised SQL, parameters, limit and "
+            "data version) is answered from the previous result; 0 turns the cache off.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "300",
+    },
+    "analytics_shared_schemas": {
+        "description": (
+            "Warehouse schemas every tenant may read, comma-separated. A tenant whose metadata has "
+            "``warehouse_schemas`` (comma-separated) reads those instead. Platform admins read all.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "bronze,silver,gold",
+        "default": "bronze,silver,gold",
+    },
     "datakit_docker_url": {
         "description": (
             "Docker engine that DataKitOperator runs images on (``unix://...`` or ``tcp://...``), when the "
