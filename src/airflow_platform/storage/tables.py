@@ -164,3 +164,40 @@ deployment_events = sa.Table(
     sa.Column("username", sa.String(256), nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
+
+#: Analytics queries: state (every server process reads and cancels through it), history, and the
+#: result cache's index. The rows live in the results store (``analytics.results``), not here.
+analytics_queries = sa.Table(
+    "platform_analytics_queries",
+    metadata,
+    sa.Column("query_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(63), nullable=True, index=True),
+    sa.Column("username", sa.String(256), nullable=False, index=True),
+    sa.Column("database", sa.String(250), nullable=False),
+    sa.Column("query_text", sa.Text, nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("row_limit", sa.Integer, nullable=False),
+    sa.Column("timeout_seconds", sa.Float, nullable=False),
+    # queued, running, completed, failed, cancelled
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("rows_returned", sa.BigInteger, nullable=True),
+    sa.Column("truncated", sa.Boolean, nullable=False),
+    sa.Column("execution_time_ms", sa.Float, nullable=True),
+    sa.Column("columns", sa.JSON, nullable=True),
+    sa.Column("schema_name", sa.String(250), nullable=True),
+    sa.Column("tables_accessed", sa.JSON, nullable=False),
+    sa.Column("bytes_scanned", sa.BigInteger, nullable=True),
+    sa.Column("cache_hit", sa.Boolean, nullable=False),
+    # SHA-256 of database, data version, normalised SQL, parameters and limit; null: not cacheable.
+    sa.Column("cache_key", sa.String(64), nullable=True, index=True),
+    sa.Column("result_path", sa.String(1000), nullable=True),
+    sa.Column("result_bytes", sa.BigInteger, nullable=True),
+    sa.Column("error", sa.JSON, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False),
+    # host:pid of the process running the query, and when it last said it still does.
+    sa.Column("runner", sa.String(300), nullable=True),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+)
