@@ -154,15 +154,11 @@ class _DataKitOps(Ops):
         return Deployment.model_validate((yield Call("POST", f"{_kit(name)}/deploy", json=_dump(body))))
 
     def _list_deployments(self, name: str | None, limit: int) -> PageOp[Deployment]:
+        path = DEPLOYMENTS if name is None else f"{_kit(name)}/deployments"
+
         def op(offset: int) -> Op[PageData[Deployment]]:
-            if name is None:
-                call = Call("GET", DEPLOYMENTS, params={"limit": limit, "offset": offset})
-            else:
-                # A kit has a deployment per environment, answered in one go; paging parameters
-                # are sent only if the server ever answers fewer than its total.
-                params = {"limit": limit, "offset": offset} if offset else None
-                call = Call("GET", f"{_kit(name)}/deployments", params=params)
-            page = DeploymentList.model_validate((yield call))
+            params = {"limit": limit, "offset": offset}
+            page = DeploymentList.model_validate((yield Call("GET", path, params=params)))
             return PageData(page.deployments, page.total_entries, limit, offset)
 
         return op
