@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests import harness
+from tests.actors import Actors
+from tests.sdk.example_dag import example_dag
+
+__all__ = ["example_dag"]
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +66,30 @@ def test_cli_help_without_airflow(client_venv) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "airflow-cli" in result.stdout
+
+
+@pytest.mark.e2e
+def test_cli_dags_list_against_the_server_without_airflow(
+    client_venv, actors: Actors, example_dag: str, tmp_path: Path
+) -> None:
+    """The laptop case end to end: the wheel's ``airflow-cli`` (no Airflow beside it) lists DAGs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_PLATFORM_", "AIRFLOW__"))}
+    env.pop("AIRFLOW_HOME", None)
+    env.update(
+        XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+        COLUMNS="200",
+        AIRFLOW_PLATFORM_URL=actors.base_url,
+        AIRFLOW_PLATFORM_API_KEY=actors.admin_key,
+    )
+    cli = str(client_venv / "bin/airflow-cli")
+    listed = subprocess.run(
+        [cli, "dags", "list", "-o", "json"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert listed.returncode == 0, listed.stderr
+    body = json.loads(listed.stdout)
+    assert example_dag in [d["dag_id"] for d in body["dags"]]
+    assert body["total_entries"] >= 1
+    table = subprocess.run(
+        [cli, "dags", "list", "--tags", "example"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert table.returncode == 0 and example_dag in table.stdout, table.stderr
