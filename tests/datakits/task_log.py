@@ -42,7 +42,8 @@ class _Handler(logging.Handler):
 
 
 @contextlib.contextmanager
-def task_log() -> Iterator[TaskLog]:
+def task_log(*other_loggers: str) -> Iterator[TaskLog]:
+    """Everything the operator logs (and, on Airflow 2, these other standard loggers)."""
     log = TaskLog()
     if harness.airflow_major() >= 3:
         from structlog.testing import capture_logs
@@ -51,13 +52,15 @@ def task_log() -> Iterator[TaskLog]:
             log._events = events
             yield log
         return
-    logger = logging.getLogger(OPERATOR_LOGGER)
     handler = _Handler(log)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
+    loggers = [logging.getLogger(name) for name in (OPERATOR_LOGGER, *other_loggers)]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
     try:
         yield log
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)

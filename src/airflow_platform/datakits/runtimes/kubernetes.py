@@ -146,6 +146,7 @@ class KubernetesRuntime:
 
         def formatter(container: str, message: str) -> str:
             # PodManager logs each line itself (into the task log); this only keeps the tail.
+            message = message.rstrip("\r\n")
             tail.add(message)
             return message
 
