@@ -11,7 +11,8 @@ from airflow_platform.schemas.common import WarehouseHealth
 def probe(path: str, lock_wait_s: float = 0.5) -> WarehouseHealth:
     """Open the warehouse the way queries do and run a trivial query.
 
-    It goes through ``DuckDBWarehouse``: DuckDB refuses a second, differently configured open of
+    It goes through ``DuckDBWarehouse`` with the analytics queries' settings
+    (``engines.warehouse_settings``): DuckDB refuses a second, differently configured open of
     a file inside one process, so every reader of the warehouse must use the same settings. A
     writer (a DataKit task) holding the file for longer than ``lock_wait_s`` shows as unhealthy
     with the reason.
@@ -21,9 +22,17 @@ def probe(path: str, lock_wait_s: float = 0.5) -> WarehouseHealth:
     import duckdb
 
     from airflow_platform.analytics.duckdb_engine import DuckDBWarehouse
+    from airflow_platform.analytics.engines import warehouse_settings
 
+    settings = warehouse_settings()
+    engine = DuckDBWarehouse(
+        path,
+        memory_limit=settings.memory_limit,
+        threads=settings.threads or os.cpu_count() or 1,
+        lock_wait_s=lock_wait_s,
+    )
     try:
-        with DuckDBWarehouse(path, lock_wait_s=lock_wait_s).connect_read_only() as con:
+        with engine.connect_read_only() as con:
             con.execute("SELECT 1").fetchone()
     except (PlatformError, duckdb.Error) as e:
         message = getattr(e, "message", None) or str(e)

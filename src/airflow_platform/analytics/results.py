@@ -1,0 +1,346 @@
+"""Query results: Arrow IPC files every server process can read, and the formats they stream as.
+
+A result is written once, as an Arrow IPC *file* (random access by record batch), so a page of
+rows (`offset`/`limit`) is read by memory-mapping the file and slicing the batches it covers:
+nothing is parsed or copied that the page does not need, and no process holds a whole result in
+memory to serve it. Writing goes to a temporary name and is renamed into place, so a reader never
+sees half a file. A cache hit links the earlier result's file under the new query's name.
+
+The formats (JSON, CSV, Arrow IPC stream, Parquet) are generators of byte chunks, one or a few per
+record batch, so a response streams a result of any size in bounded memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    import pyarrow
+
+__all__ = ["BATCH_ROWS", "ResultReader", "ResultStore", "stream", "to_rows"]
+
+#: Rows per record batch in a result file: small enough for cheap pages, large enough to stream fast.
+BATCH_ROWS = 65_536
+
+
+class ResultStore:
+    """A folder of result files, one per query id."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def path_for(self, query_id: str) -> str:
+        if not query_id.replace("_", "").isalnum():
+            raise ValueError(f"not a query id: {query_id!r}")
+        return os.path.join(self.root, query_id[-2:], f"{query_id}.arrow")
+
+    def write(self, query_id: str, table: pyarrow.Table) -> tuple[str, int]:
+        """Store `table` as the result of `query_id`; returns the path and its size in bytes."""
+        import pyarrow as pa
+
+        path = self.path_for(query_id)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+        try:
+            with pa.OSFile(temporary, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+                    writer.write_batch(batch)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        return path, os.path.getsize(path)
+
+    def share(self, source: str, query_id: str) -> str:
+        """The file at `source` as the result of `query_id` too (a hard link; a copy where links fail)."""
+        path = self.path_for(query_id)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            os.link(source, path)
+        except OSError:
+            shutil.copyfile(source, path)
+        return path
+
+    @staticmethod
+    def exists(path: str | None) -> bool:
+        return bool(path) and os.path.exists(str(path))
+
+    @staticmethod
+    def delete(path: str | None) -> None:
+        if path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+class ResultReader:
+    """Random access to the rows of one result file (or of an in-memory table)."""
+
+    def __init__(self, source: str | pyarrow.Table) -> None:
+        import pyarrow as pa
+
+        if isinstance(source, str):
+            self._file: Any = pa.memory_map(source, "r")
+            reader = pa.ipc.open_file(self._file)
+            self.schema: pyarrow.Schema = reader.schema
+            self._batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+        else:
+            self._file = None
+            self.schema = source.schema
+            self._batches = source.to_batches(max_chunksize=BATCH_ROWS)
+        self.num_rows = sum(b.num_rows for b in self._batches)
+
+    def batches(self, offset: int = 0, limit: int | None = None) -> Iterator[pyarrow.RecordBatch]:
+        """Batches covering rows `offset` .. `offset + limit` (all after `offset` when limit is None)."""
+        remaining = self.num_rows - offset if limit is None else min(limit, self.num_rows - offset)
+        start = offset
+        for batch in self._batches:
+            if remaining <= 0:
+                return
+            if start >= batch.num_rows:
+                start -= batch.num_rows
+                continue
+            piece = batch.slice(start, min(remaining, batch.num_rows - start))
+            start = 0
+            remaining -= piece.num_rows
+            yield piece
+
+    def close(self) -> None:
+        self._batches = []
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> ResultReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, int):  # beyond 64 bits (HUGEINT)
+        return str(value)
+    return str(value)
+
+
+def _json_ready(batch: pyarrow.RecordBatch) -> pyarrow.RecordBatch:
+    """Whole-number decimals (DuckDB's HUGEINT sums) as integers, cast by Arrow in one go.
+
+    Decimals with a scale stay Decimal objects and become the nearest float in `_json_default`
+    (Arrow's own decimal-to-double cast is not correctly rounded: 470.90 would become
+    470.90000000000003).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    changed = False
+    for column in batch.columns:
+        if pa.types.is_decimal(column.type) and column.type.scale == 0:
+            try:
+                column = pc.cast(column, pa.int64())
+                changed = True
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass  # beyond 64 bits: Decimal objects, written as numbers
+        columns.append(column)
+    if not changed:
+        return batch
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            candidate = f"{name}_{seen[name]}"
+            while candidate in seen:
+                seen[name] += 1
+                candidate = f"{name}_{seen[name]}"
+            seen[candidate] = 0
+            out.append(candidate)
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
+def to_rows(batches: Iterable[pyarrow.RecordBatch]) -> list[dict[str, Any]]:
+    """Rows as dicts (what the JSON document's `data` holds)."""
+    rows: list[dict[str, Any]] = []
+    for batch in batches:
+        rows.extend(_batch_rows(batch))
+    return rows
+
+
+def _batch_rows(batch: pyarrow.RecordBatch) -> list[dict[str, Any]]:
+    batch = _json_ready(batch)
+    names = _unique_names(batch.schema.names)
+    columns = [column.to_pylist() for column in batch.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # an integer beyond 64 bits inside a list or struct
+        return orjson.dumps(_big_ints(value), default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _big_ints(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _big_ints(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_big_ints(v) for v in value]
+    return value
+
+
+def json_rows(batches: Iterable[pyarrow.RecordBatch]) -> Iterator[bytes]:
+    """`[row, row, ...]` in chunks, one per batch."""
+    yield b"["
+    first = True
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        body = dumps(_batch_rows(batch))[1:-1]
+        yield body if first else b"," + body
+        first = False
+    yield b"]"
+
+
+# -- CSV, Arrow, Parquet ---------------------------------------------------------------------
+
+
+class _Drain:
+    """A write-only file for Arrow writers whose bytes are taken out after each batch."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._written = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._written += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._written
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+def _plain_types(schema: pyarrow.Schema, fmt: str) -> list[Any]:
+    """Per column: None to keep it, or how to turn it into text the format can hold."""
+    import pyarrow as pa
+
+    plan: list[Any] = []
+    for field in schema:
+        kind = field.type
+        if fmt == "csv" and (
+            pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+        ):
+            plan.append("json")
+        elif pa.types.is_interval(kind) or (fmt == "csv" and pa.types.is_dictionary(kind)):
+            plan.append("string")
+        else:
+            plan.append(None)
+    return plan
+
+
+def _apply(batch: pyarrow.RecordBatch, plan: list[Any]) -> pyarrow.RecordBatch:
+    import pyarrow as pa
+
+    if not any(plan):
+        return batch
+    columns = []
+    for column, how in zip(batch.columns, plan, strict=True):
+        if how == "json":
+            values = [None if v is None else dumps(v).decode() for v in column.to_pylist()]
+            column = pa.array(values, type=pa.string())
+        elif how == "string":
+            column = pa.array([None if v is None else str(v) for v in column.to_pylist()], type=pa.string())
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _planned_schema(schema: pyarrow.Schema, plan: list[Any]) -> pyarrow.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(f.name, pa.string()) if how else f for f, how in zip(schema, plan, strict=True)]
+    )
+
+
+def stream(fmt: str, schema: pyarrow.Schema, batches: Iterable[pyarrow.RecordBatch]) -> Iterator[bytes]:
+    """The rows in `fmt` (csv, arrow, parquet, jsonrows), as byte chunks."""
+    if fmt == "jsonrows":
+        yield from json_rows(batches)
+        return
+    import pyarrow as pa
+
+    plan = _plain_types(schema, fmt)
+    out_schema = _planned_schema(schema, plan)
+    sink = _Drain()
+    if fmt == "arrow":
+        writer: Any = pa.ipc.new_stream(sink, out_schema)
+    elif fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        writer = pacsv.CSVWriter(sink, out_schema)
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        writer = pq.ParquetWriter(sink, out_schema, compression="zstd")
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    for batch in batches:
+        writer.write_batch(_apply(batch, plan))
+        chunk = sink.take()
+        if chunk:
+            yield chunk
+    writer.close()
+    chunk = sink.take()
+    if chunk:
+        yield chunk

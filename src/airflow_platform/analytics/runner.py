@@ -1,0 +1,239 @@
+"""Runs queries on a bounded pool of threads, and lets a cancel reach them from any process.
+
+A query's row in the metadata DB is its shared state. What this module adds is the process side:
+
+* a pool of `max_workers` threads (more queries wait as `queued`);
+* `wait`: a request waits a short while for its query; a query answered within that wait is written
+  to the DB once, finished (one write), and one that is not is written as running, and updated
+  when it ends. Which of the two happens is decided under the job's lock, so the final update can
+  never precede the insert;
+* cancels: in the process that runs the query, `cancel` interrupts the engine at once; from any
+  other process, `cancel_requested` is set in the DB and this process's watcher, which polls the
+  flags of its running queries every `poll_s`, interrupts the engine. The watcher also marks its
+  running queries alive (`heartbeat_at`), so a query whose process died can be told from a slow one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_platform.analytics.duckdb_engine import QueryCancelledError
+from airflow_platform.exceptions import PlatformError, ServerError
+
+if TYPE_CHECKING:
+    import pyarrow
+
+    from airflow_platform.analytics.engines import Engine, EngineRun
+    from airflow_platform.analytics.guard import ReadOnlyQuery
+
+__all__ = ["Job", "Runner", "error_document"]
+
+log = logging.getLogger(__name__)
+
+#: How often the watcher reads the cancel flags of this process's running queries.
+POLL_S = 0.1
+#: How often it tells the DB that they are still running.
+HEARTBEAT_S = 5.0
+
+
+class Repository(Protocol):
+    def insert(self, values: dict[str, Any]) -> None: ...
+    def update(self, query_id: str, values: dict[str, Any], *, only_active: bool = False) -> bool: ...
+    def cancel_requested(self, query_ids: Any) -> set[str]: ...
+    def heartbeat(self, query_ids: Any, at: datetime) -> None: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def error_document(error: PlatformError) -> dict[str, Any]:
+    return {"code": error.code, "message": error.message, "details": error.details}
+
+
+@dataclass(eq=False)
+class Job:
+    """One query in this process, from submission to its final state."""
+
+    query_id: str
+    engine: Engine
+    query: ReadOnlyQuery
+    values: dict[str, Any]
+    limit: int
+    timeout_s: float
+    #: The row as first written (the service fills it); final fields are added to it.
+    row: dict[str, Any]
+    tenant_id: str | None
+    #: Called with the engine's run; returns the final row fields (writes the result file).
+    finish: Callable[[Job, EngineRun], dict[str, Any]]
+    status: str = "queued"
+    persisted: bool = False
+    cancel_requested: bool = False
+    table: pyarrow.Table | None = None
+    error: PlatformError | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def final(self) -> bool:
+        return self.done.is_set()
+
+
+class Runner:
+    def __init__(self, repository: Repository, max_workers: int) -> None:
+        self.repository = repository
+        self.max_workers = max(1, max_workers)
+        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="platform-query")
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+
+    # -- submitting and waiting -------------------------------------------------------------
+
+    def submit(self, job: Job, *, persist_first: bool) -> None:
+        """Queue `job`; with `persist_first` its row is written before it can start (async calls)."""
+        if persist_first:
+            self._persist(job)
+        with self._lock:
+            self._jobs[job.query_id] = job
+        self._pool.submit(self._run, job)
+        if persist_first:
+            self._ensure_watcher()
+
+    def wait(self, job: Job, seconds: float) -> None:
+        """Wait up to `seconds`, then make sure the job's row exists (final, or running)."""
+        job.done.wait(max(0.0, seconds))
+        if not job.persisted:
+            self._persist(job)
+            self._ensure_watcher()
+
+    def active(self, tenant_id: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if not j.final and j.tenant_id == tenant_id)
+
+    def get(self, query_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(query_id)
+
+    def cancel(self, query_id: str) -> bool:
+        """Stop a query of this process: before it starts, or by interrupting its engine."""
+        job = self.get(query_id)
+        if job is None:
+            return False
+        with job.lock:
+            if job.final:
+                return False
+            job.cancel_requested = True
+            started = job.status == "running"
+        if started:
+            job.engine.cancel(query_id)
+        return True
+
+    # -- the work ---------------------------------------------------------------------------
+
+    def _persist(self, job: Job) -> None:
+        with job.lock:
+            if job.persisted:
+                return
+            values = dict(job.row)
+            values.update(status=job.status, runner=self.identity, heartbeat_at=utcnow())
+            self.repository.insert(values)
+            job.persisted = True
+
+    def _run(self, job: Job) -> None:
+        with job.lock:
+            if job.cancel_requested:
+                self._finish(job, _cancelled_fields(), locked=True)
+                return
+            job.status = "running"
+            started = utcnow()
+            job.row["started_at"] = started
+            persisted = job.persisted
+        if persisted:
+            self.repository.update(
+                job.query_id, {"status": "running", "started_at": started}, only_active=True
+            )
+        try:
+            run = job.engine.run(
+                job.query, job.values, limit=job.limit, timeout_s=job.timeout_s, run_id=job.query_id
+            )
+            fields = job.finish(job, run)
+            job.table = run.table
+        except PlatformError as e:
+            fields = _failed_fields(e)
+            job.error = e
+        except Exception as e:  # the trace goes to the log, never to the caller
+            log.exception("Analytics query %s failed", job.query_id)
+            error = ServerError("The query failed on the server", details={"reason": type(e).__name__})
+            fields = _failed_fields(error)
+            job.error = error
+        self._finish(job, fields, locked=False)
+
+    def _finish(self, job: Job, fields: dict[str, Any], *, locked: bool) -> None:
+        fields.setdefault("finished_at", utcnow())
+        if locked:
+            self._apply_final(job, fields)
+        else:
+            with job.lock:
+                self._apply_final(job, fields)
+        with self._lock:
+            self._jobs.pop(job.query_id, None)
+
+    def _apply_final(self, job: Job, fields: dict[str, Any]) -> None:
+        job.status = fields["status"]
+        if job.status == "cancelled" and job.error is None:
+            job.error = QueryCancelledError("The query was cancelled", details={"reason": "cancelled"})
+        job.row.update(fields)
+        if job.persisted:
+            try:
+                self.repository.update(job.query_id, fields, only_active=True)
+            except Exception:
+                log.exception("Could not record the end of analytics query %s", job.query_id)
+        job.done.set()
+
+    # -- the watcher ------------------------------------------------------------------------
+
+    def _ensure_watcher(self) -> None:
+        with self._lock:
+            if self._watcher is not None and self._watcher.is_alive():
+                return
+            self._watcher = threading.Thread(target=self._watch, name="platform-query-watcher", daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        last_beat = time.monotonic()
+        while True:
+            time.sleep(POLL_S)
+            with self._lock:
+                ids = [j.query_id for j in self._jobs.values() if j.persisted and not j.final]
+                if not ids:
+                    self._watcher = None
+                    return
+            try:
+                for query_id in self.repository.cancel_requested(ids):
+                    self.cancel(query_id)
+                if time.monotonic() - last_beat >= HEARTBEAT_S:
+                    self.repository.heartbeat(ids, utcnow())
+                    last_beat = time.monotonic()
+            except Exception:
+                log.warning("Analytics query watcher could not read the metadata DB", exc_info=True)
+
+
+def _failed_fields(error: PlatformError) -> dict[str, Any]:
+    status = "cancelled" if isinstance(error, QueryCancelledError) else "failed"
+    return {"status": status, "error": error_document(error)}
+
+
+def _cancelled_fields() -> dict[str, Any]:
+    error = QueryCancelledError("The query was cancelled before it started", details={"reason": "cancelled"})
+    return {"status": "cancelled", "error": error_document(error)}

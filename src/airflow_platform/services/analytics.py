@@ -1,0 +1,618 @@
+"""Analytics queries: execute (with a short wait), status with paged rows, cancel, history.
+
+`AnalyticsService.run_query` is the one entry point for "run this SQL with these parameters for
+this principal": the HTTP execute call uses it, and so will saved queries and scheduled exports.
+
+What a query goes through, in order:
+1. the limit and timeout against `[platform]` caps;
+2. the engine its `database` names: the warehouse, or an Airflow connection the principal's
+   tenant can see (the connections service's rules; another tenant's connection is a 404);
+3. the read-only guard in that engine's dialect, with the tenant's warehouse schemas;
+4. the parameters, typed and bound as values;
+5. the result cache (warehouse and DuckDB files only: keyed by database, the file's data version,
+   the normalised SQL, the parameters and the limit);
+6. the runner (`analytics.runner`), which writes the rows to the results store.
+
+Tenants and the warehouse: a principal acting in a tenant reads the schemas in the tenant's
+`metadata.warehouse_schemas` (comma-separated), else `[platform] analytics_shared_schemas`
+(bronze, silver, gold); tables must be schema-qualified then. Platform admins acting across
+tenants read every schema. A tenant's `resource_limits.cpu` caps its concurrent queries per
+server process (ceil of the cores), and `resource_limits.memory` caps the size of one result held
+by the server. DuckDB's own memory and thread caps are per database instance, so they come from
+`[platform] analytics_memory_limit` / `analytics_threads` for every tenant alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from airflow_platform.analytics.engines import (
+    SQL_DIALECTS,
+    WAREHOUSE,
+    Engine,
+    EngineRun,
+    SQLConnectionEngine,
+    WarehouseSettings,
+    checked,
+    duckdb_engine_for,
+)
+from airflow_platform.analytics.parameters import bind_values, canonical, to_wire
+from airflow_platform.analytics.results import ResultReader, ResultStore
+from airflow_platform.analytics.runner import Job, Runner, utcnow
+from airflow_platform.auth.principal import Principal
+from airflow_platform.exceptions import (
+    PermissionDeniedError,
+    RateLimitError,
+    ResourceNotFoundError,
+    ValidationError,
+)
+from airflow_platform.schemas.analytics import (
+    FINAL_STATUSES,
+    QueryError,
+    QueryHistory,
+    QueryHistoryItem,
+    QueryHistoryQuery,
+    QueryMetadata,
+    QueryRequest,
+    QueryResult,
+    ResultColumn,
+)
+from airflow_platform.storage import db
+from airflow_platform.storage.analytics_queries import QueryRepository
+
+if TYPE_CHECKING:
+    from airflow_platform.analytics.guard import ReadOnlyQuery
+
+__all__ = ["AnalyticsService", "AnalyticsSettings", "Execution", "TenantRules"]
+
+#: A running query whose process has not said it is alive for this long is reported failed.
+STALE_AFTER = timedelta(seconds=60)
+#: How long a cancel call waits for the query to stop before it answers.
+CANCEL_WAIT_S = 2.0
+SWEEP_EVERY_S = 600.0
+
+
+@dataclass(frozen=True)
+class AnalyticsSettings:
+    warehouse_path: str
+    results_path: str
+    warehouse: WarehouseSettings
+    max_rows: int = 5_000_000
+    max_timeout_s: float = 600.0
+    sync_wait_s: float = 5.0
+    max_concurrent: int = 8
+    cache_ttl_s: int = 300
+    result_ttl_s: int = 86_400
+    shared_schemas: frozenset[str] = frozenset({"bronze", "silver", "gold"})
+    #: Database files a connection may never point at (the metadata DB).
+    forbidden_files: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class TenantRules:
+    schemas: frozenset[str] | None = None
+    max_concurrent: int | None = None
+    max_result_bytes: int | None = None
+
+
+@dataclass
+class Execution:
+    """A query's document, and its rows when they are there to be read."""
+
+    result: QueryResult
+    reader: ResultReader | None = None
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+
+
+@dataclass(frozen=True)
+class _Target:
+    engine: Engine
+    database: str
+    #: Whether the tenant's warehouse-schema rules apply (the warehouse file, by any name).
+    schema_wall: bool
+
+
+# -- process-wide pieces ---------------------------------------------------------------------
+
+_runners: dict[tuple[int, int], Runner] = {}
+_runners_lock = threading.Lock()
+_last_sweep = [0.0]
+
+
+def _runner(repository: QueryRepository, max_workers: int) -> Runner:
+    """One runner per process (a fork gets its own) and pool size."""
+    key = (os.getpid(), max_workers)
+    with _runners_lock:
+        runner = _runners.get(key)
+        if runner is None:
+            runner = _runners[key] = Runner(repository, max_workers)
+        return runner
+
+
+def new_query_id() -> str:
+    return f"q_{secrets.token_hex(12)}"
+
+
+class AnalyticsService:
+    def __init__(
+        self,
+        settings: AnalyticsSettings,
+        *,
+        tenant_rules: Callable[[Principal], TenantRules],
+        feature_enabled: Callable[[str, str], bool],
+        find_connection: Callable[[Principal, str], Any],
+        repository: QueryRepository | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tenant_rules = tenant_rules
+        self.feature_enabled = feature_enabled
+        #: (principal, conn_id) -> Airflow's Connection object; a 404 when the principal cannot see it.
+        self.find_connection = find_connection
+        self.repository = repository or QueryRepository()
+        self.store = ResultStore(settings.results_path)
+        self.runner = _runner(self.repository, settings.max_concurrent)
+
+    # -- execute ----------------------------------------------------------------------------
+
+    def execute(self, principal: Principal, body: QueryRequest) -> Execution:
+        return self.run_query(
+            principal,
+            body.query,
+            body.parameters,
+            database=body.database,
+            limit=body.limit,
+            timeout_s=body.timeout_seconds,
+            run_async=body.run_async,
+        )
+
+    def run_query(
+        self,
+        principal: Principal,
+        sql: str,
+        parameters: Mapping[str, Any],
+        *,
+        database: str = WAREHOUSE,
+        limit: int = 1000,
+        timeout_s: float = 30.0,
+        run_async: bool = False,
+        wait_s: float | None = None,
+    ) -> Execution:
+        """Run `sql` with `parameters` for `principal`, answering within `wait_s` (default: the
+        configured sync wait; 0 with `run_async`).
+
+        Returns the document: `completed` (with a reader of the rows), or `queued`/`running`
+        (poll `get`). A query refused before it runs raises its 4xx; one that fails within the
+        wait raises its error too, with `query_id` in the details (the failure is in the history).
+        `parameters` may be plain JSON values or `{"type", "value"}` objects (`analytics.parameters`).
+        """
+        if limit > self.settings.max_rows:
+            raise ValidationError(
+                f"limit may be at most {self.settings.max_rows}",
+                details={"reason": "limit", "max_rows": self.settings.max_rows},
+            )
+        if timeout_s > self.settings.max_timeout_s:
+            raise ValidationError(
+                f"timeout_seconds may be at most {self.settings.max_timeout_s:g}",
+                details={"reason": "timeout", "max_timeout_seconds": self.settings.max_timeout_s},
+            )
+        target = self._target(principal, database)
+        rules = self.tenant_rules(principal)
+        query = checked(sql, target.engine.dialect, rules.schemas if target.schema_wall else None)
+        values = bind_values(parameters)
+        _require_parameters(query, values)
+
+        now = utcnow()
+        query_id = new_query_id()
+        schema, tables = _display_tables(query)
+        row: dict[str, Any] = {
+            "query_id": query_id,
+            "tenant_id": principal.tenant_id,
+            "username": principal.username,
+            "database": target.database,
+            "query_text": sql,
+            "parameters": to_wire(parameters),
+            "row_limit": limit,
+            "timeout_seconds": float(timeout_s),
+            "status": "queued",
+            "submitted_at": now,
+            "truncated": False,
+            "schema_name": schema,
+            "tables_accessed": tables,
+            "cache_hit": False,
+            "cancel_requested": False,
+        }
+        cache_key = self._cache_key(target, query, values, limit)
+        row["cache_key"] = cache_key
+        self._maybe_sweep()
+        if cache_key is not None:
+            hit = self._from_cache(row, cache_key)
+            if hit is not None:
+                return hit
+        if (
+            rules.max_concurrent is not None
+            and self.runner.active(principal.tenant_id) >= rules.max_concurrent
+        ):
+            raise RateLimitError(
+                f"Tenant {principal.tenant_id!r} may run {rules.max_concurrent} queries at once "
+                "(its cpu limit); wait for one to finish",
+                retry_after=1,
+                details={"reason": "concurrency", "limit": rules.max_concurrent},
+                headers={"Retry-After": "1"},
+            )
+
+        job = Job(
+            query_id=query_id,
+            engine=target.engine,
+            query=query,
+            values=values,
+            limit=limit,
+            timeout_s=float(timeout_s),
+            row=row,
+            tenant_id=principal.tenant_id,
+            finish=self._finisher(target, rules),
+        )
+        self.runner.submit(job, persist_first=run_async)
+        if run_async:
+            return Execution(self._document(job.row))
+        self.runner.wait(job, self.settings.sync_wait_s if wait_s is None else wait_s)
+        with job.lock:
+            status, table, error = job.status, job.table, job.error
+            document = self._document(job.row)
+            job.table = None
+        if status == "completed" and table is not None:
+            return Execution(document, ResultReader(table))
+        if status in ("failed", "cancelled") and error is not None:
+            error.details = {**error.details, "query_id": query_id}
+            raise error
+        return Execution(document)
+
+    def _finisher(self, target: _Target, rules: TenantRules) -> Callable[[Job, EngineRun], dict[str, Any]]:
+        def finish(job: Job, run: EngineRun) -> dict[str, Any]:
+            size = run.table.nbytes
+            if rules.max_result_bytes is not None and size > rules.max_result_bytes:
+                raise ValidationError(
+                    f"The result takes {size} bytes; your tenant's memory limit allows "
+                    f"{rules.max_result_bytes}: lower the limit or aggregate more",
+                    details={"reason": "memory", "result_bytes": size},
+                )
+            path, stored = self.store.write(job.query_id, run.table)
+            return {
+                "status": "completed",
+                "rows_returned": run.table.num_rows,
+                "truncated": run.truncated,
+                "execution_time_ms": run.execution_time_ms,
+                "columns": [
+                    {"name": n, "type": t} for n, t in zip(run.table.schema.names, run.types, strict=False)
+                ],
+                "result_path": path,
+                "result_bytes": stored,
+                "bytes_scanned": target.engine.bytes_scanned(job.query),
+            }
+
+        return finish
+
+    # -- the cache --------------------------------------------------------------------------
+
+    def _cache_key(
+        self, target: _Target, query: ReadOnlyQuery, values: dict[str, Any], limit: int
+    ) -> str | None:
+        if self.settings.cache_ttl_s <= 0 or query.kind == "explain":
+            return None
+        version = target.engine.data_version()
+        if version is None:
+            return None
+        material = orjson.dumps(
+            [target.database, version, query.dialect, query.normalized, canonical(values), limit]
+        )
+        return hashlib.sha256(material).hexdigest()
+
+    def _from_cache(self, row: dict[str, Any], cache_key: str) -> Execution | None:
+        started = time.perf_counter()
+        since = row["submitted_at"] - timedelta(seconds=self.settings.cache_ttl_s)
+        hit = self.repository.find_cached(cache_key, since)
+        if hit is None or not self.store.exists(hit.result_path):
+            return None
+        try:
+            path = self.store.share(hit.result_path, row["query_id"])
+        except OSError:
+            return None  # swept meanwhile: run it
+        row.update(
+            status="completed",
+            cache_hit=True,
+            cache_key=None,  # the original's age decides how long a result is reused, not the hit's
+            started_at=row["submitted_at"],
+            finished_at=utcnow(),
+            rows_returned=hit.rows_returned,
+            truncated=hit.truncated,
+            columns=hit.columns,
+            bytes_scanned=0,
+            result_path=path,
+            result_bytes=hit.result_bytes,
+            execution_time_ms=round((time.perf_counter() - started) * 1000, 3),
+            runner=self.runner.identity,
+        )
+        self.repository.insert(row)
+        document = self._document(row)
+        document.metadata.cached_query_id = hit.query_id
+        return Execution(document, ResultReader(path))
+
+    # -- status, cancel, history ------------------------------------------------------------
+
+    def get(self, principal: Principal, query_id: str) -> Execution:
+        """The query's document, and a reader of its rows when it completed and they are kept."""
+        row = self._stale_checked(self._visible_row(principal, query_id))
+        document = self._document(row)
+        if row.status == "completed" and self.store.exists(row.result_path):
+            try:
+                return Execution(document, ResultReader(row.result_path))
+            except (OSError, ValueError):
+                pass
+        document.result_available = False
+        return Execution(document)
+
+    def cancel(self, principal: Principal, query_id: str) -> QueryResult:
+        """Stop a queued or running query wherever it runs; a finished one is answered as it is."""
+        row = self._visible_row(principal, query_id)
+        if row.status in FINAL_STATUSES:
+            return self._document(row)
+        self.repository.request_cancel(query_id)
+        job = self.runner.get(query_id)
+        if job is not None and self.runner.cancel(query_id):
+            job.done.wait(CANCEL_WAIT_S)
+        else:
+            deadline = time.monotonic() + CANCEL_WAIT_S
+            while time.monotonic() < deadline:
+                current = self.repository.get(query_id)
+                if current is None or current.status in FINAL_STATUSES:
+                    break
+                time.sleep(0.05)
+        latest = self.repository.get(query_id)
+        return self._document(latest if latest is not None else row)
+
+    def history(self, principal: Principal, query: QueryHistoryQuery) -> QueryHistory:
+        """Your queries; a platform admin acting across tenants sees everyone's."""
+        everyone = principal.is_platform_admin and principal.tenant_id is None
+        rows, total = self.repository.list(
+            username=None if everyone else principal.username,
+            tenant_id=principal.tenant_id,
+            all_tenants=everyone,
+            status=query.status,
+            database=query.database,
+            limit=query.limit,
+            offset=query.offset,
+        )
+        return QueryHistory(
+            queries=[
+                QueryHistoryItem(
+                    query_id=r.query_id,
+                    status=r.status,
+                    query=r.query_text,
+                    database=r.database,
+                    rows_returned=r.rows_returned,
+                    execution_time_ms=r.execution_time_ms,
+                    cache_hit=bool(r.cache_hit),
+                    submitted_at=db.as_utc(r.submitted_at),
+                    finished_at=db.as_utc(r.finished_at),
+                    submitted_by=r.username,
+                    tenant_id=r.tenant_id,
+                    error=QueryError(**r.error) if r.error else None,
+                )
+                for r in rows
+            ],
+            total_entries=total,
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _visible_row(self, principal: Principal, query_id: str) -> Any:
+        row = self.repository.get(query_id) if _QUERY_ID.match(query_id) else None
+        if row is None or not (
+            (principal.is_platform_admin and principal.tenant_id is None)
+            or (row.username == principal.username and row.tenant_id == principal.tenant_id)
+        ):
+            raise ResourceNotFoundError(f"Query {query_id!r} not found.", details={"query_id": query_id})
+        return row
+
+    def _stale_checked(self, row: Any) -> Any:
+        if row.status in FINAL_STATUSES or self.runner.get(row.query_id) is not None:
+            return row
+        beat = db.as_utc(row.heartbeat_at or row.submitted_at)
+        if beat is None or utcnow() - beat < STALE_AFTER:
+            return row
+        error = {
+            "code": "INTERNAL_ERROR",
+            "message": "The server process that ran the query stopped before it finished",
+            "details": {"reason": "lost", "runner": row.runner},
+        }
+        self.repository.update(
+            row.query_id, {"status": "failed", "error": error, "finished_at": utcnow()}, only_active=True
+        )
+        return self.repository.get(row.query_id)
+
+    def _target(self, principal: Principal, database: str) -> _Target:
+        settings = self.settings
+        if database == WAREHOUSE:
+            engine = duckdb_engine_for(settings.warehouse_path, settings.warehouse)
+            return _Target(engine, WAREHOUSE, schema_wall=True)
+        if principal.tenant_id is not None and not self.feature_enabled(
+            principal.tenant_id, "external_connections"
+        ):
+            raise PermissionDeniedError(
+                f"Tenant {principal.tenant_id!r} does not have the 'external_connections' feature, "
+                "so it can query the warehouse only.",
+                details={"tenant_id": principal.tenant_id, "feature": "external_connections"},
+            )
+        connection = self.find_connection(principal, database)
+        conn_type = str(connection.conn_type or "").lower()
+        if conn_type == "duckdb":
+            path = _duckdb_path(connection, database)
+            self._refuse_forbidden_file(path, database)
+            wall = os.path.realpath(path) == os.path.realpath(settings.warehouse_path)
+            return _Target(duckdb_engine_for(path, settings.warehouse), database, schema_wall=wall)
+        if conn_type in SQL_DIALECTS:
+            if conn_type == "sqlite":
+                self._refuse_forbidden_file(str(connection.host or ""), database)
+
+            def connect() -> Any:
+                return connection.get_hook().get_conn()
+
+            return _Target(SQLConnectionEngine(database, conn_type, connect), database, schema_wall=False)
+        supported = ", ".join(sorted({"duckdb", *SQL_DIALECTS}))
+        raise ValidationError(
+            f"Connection {database!r} is of type {conn_type or 'unknown'}, which analytics queries do not "
+            f"run on (supported: {supported}).",
+            details={"reason": "connection_type", "connection_type": conn_type},
+        )
+
+    def _refuse_forbidden_file(self, path: str, database: str) -> None:
+        real = os.path.realpath(path) if path else ""
+        results = os.path.realpath(self.settings.results_path)
+        if real and (real in self.settings.forbidden_files or real.startswith(results + os.sep)):
+            raise PermissionDeniedError(
+                f"Connection {database!r} points at a file of the platform itself; it cannot be queried.",
+                details={"reason": "forbidden_file"},
+            )
+
+    def _document(self, row: Any) -> QueryResult:
+        get = row.get if isinstance(row, dict) else lambda name, default=None: getattr(row, name, default)
+        error = get("error")
+        columns = get("columns")
+        status = get("status")
+        return QueryResult(
+            query_id=get("query_id"),
+            status=status,
+            rows_returned=get("rows_returned"),
+            execution_time_ms=get("execution_time_ms"),
+            columns=[ResultColumn(**c) for c in columns] if columns else None,
+            metadata=QueryMetadata(
+                database=get("database"),
+                schema=get("schema_name"),
+                tables_accessed=list(get("tables_accessed") or []),
+                bytes_scanned=get("bytes_scanned"),
+                cache_hit=bool(get("cache_hit")),
+            ),
+            error=QueryError(**error) if error else None,
+            query=get("query_text"),
+            parameters=get("parameters") or {},
+            truncated=bool(get("truncated")),
+            submitted_at=db.as_utc(get("submitted_at")),
+            started_at=db.as_utc(get("started_at")),
+            finished_at=db.as_utc(get("finished_at")),
+            submitted_by=get("username"),
+            tenant_id=get("tenant_id"),
+            cancel_requested=bool(get("cancel_requested")),
+            result_available=status == "completed" and bool(get("result_path")),
+        )
+
+    def _maybe_sweep(self) -> None:
+        now = time.monotonic()
+        if now - _last_sweep[0] < SWEEP_EVERY_S:
+            return
+        _last_sweep[0] = now
+        threading.Thread(target=self._sweep, name="platform-query-sweep", daemon=True).start()
+
+    def _sweep(self) -> None:
+        """Delete result files past their time; their history entries stay."""
+        before = utcnow() - timedelta(seconds=self.settings.result_ttl_s)
+        try:
+            while True:
+                rows = self.repository.expired_results(before)
+                if not rows:
+                    return
+                for r in rows:
+                    self.store.delete(r.result_path)
+                self.repository.forget_results(r.query_id for r in rows)
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).warning("Sweeping analytics results failed", exc_info=True)
+
+
+_QUERY_ID = re.compile(r"^q_[0-9a-f]{24}$")
+
+
+def _require_parameters(query: ReadOnlyQuery, values: Mapping[str, Any]) -> None:
+    given = {name.lower() for name in values}
+    missing = [p for p in query.parameters if p.lower() not in given]
+    if missing:
+        raise ValidationError(
+            "Missing value for parameter " + ", ".join(f":{m}" for m in missing),
+            details={"reason": "parameter", "missing": missing},
+        )
+
+
+def _display_tables(query: ReadOnlyQuery) -> tuple[str | None, list[str]]:
+    """The reference's `schema` and `tables_accessed`: tables of that schema by bare name."""
+    schema = query.schemas[0] if query.schemas else None
+    shown = []
+    for table in query.tables:
+        prefix, _, name = table.rpartition(".")
+        shown.append(name if schema is not None and prefix == schema else table)
+    return schema, shown
+
+
+def _duckdb_path(connection: Any, database: str) -> str:
+    """The file the DuckDB provider's hook would open; only local files are accepted here."""
+    try:
+        path = str(connection.get_hook().get_database())
+    except Exception as e:
+        raise ValidationError(
+            f"Connection {database!r}: the DuckDB hook could not name its database ({e})",
+            details={"reason": "connection"},
+        ) from None
+    if path in ("", ":memory:") or path.startswith("md:") or "://" in path or path.startswith("motherduck"):
+        raise ValidationError(
+            f"Connection {database!r} is not a local DuckDB file, which analytics queries need",
+            details={"reason": "connection"},
+        )
+    return path
+
+
+def tenant_rules_from(
+    metadata: Mapping[str, Any] | None, limits: Mapping[str, str] | None, shared: frozenset[str]
+) -> TenantRules:
+    """A tenant's query rules from its metadata and resource limits."""
+    raw = (metadata or {}).get("warehouse_schemas")
+    if isinstance(raw, str) and raw.strip():
+        schemas = frozenset(s.strip().lower() for s in raw.split(",") if s.strip())
+    else:
+        schemas = shared
+    cpu = _quantity((limits or {}).get("cpu"))
+    memory = _quantity((limits or {}).get("memory"))
+    return TenantRules(
+        schemas=schemas,
+        max_concurrent=max(1, math.ceil(cpu)) if cpu else None,
+        max_result_bytes=int(memory) if memory else None,
+    )
+
+
+_SUFFIX = {
+    "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}  # fmt: skip
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+
+
+def _quantity(text: str | None) -> float | None:
+    """A Kubernetes quantity ('2', '500m', '4Gi') as a number."""
+    if not text:
+        return None
+    match = _QUANTITY.match(str(text).strip())
+    if match is None:
+        return None
+    return float(match.group(1)) * _SUFFIX.get(match.group(2) or "", 1)
