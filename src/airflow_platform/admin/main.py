@@ -22,6 +22,8 @@ db_app = typer.Typer(help="The platform's tables in Airflow's metadata database.
 app.add_typer(db_app, name="db")
 keys_app = typer.Typer(help="Platform API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+demo_app = typer.Typer(help="Demo data for a local platform.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 
 
 def _migrator() -> Migrator:
@@ -153,6 +155,30 @@ def keys_verify(
         typer.echo("The key is unknown, expired or revoked.", err=True)
         raise typer.Exit(1)
     typer.echo(f"Active key {record.key_id} of {record.username}.")
+
+
+@demo_app.command("seed")
+def demo_seed(
+    path: str | None = typer.Option(
+        None, "--path", help="Warehouse file. Default: [platform] warehouse_path."
+    ),
+    wait: int = typer.Option(60, "--wait", help="Seconds to wait for readers and other writers."),
+) -> None:
+    """Create the demo warehouse tables that are missing (bronze, silver, gold; safe to run again)."""
+    from airflow_platform import config
+    from airflow_platform.demo.warehouse import seed
+    from airflow_platform.exceptions import PlatformError
+
+    target = path or config.warehouse_path()
+    try:
+        created = seed(target, wait_s=wait)
+    except PlatformError as e:
+        typer.echo(f"Error: {e.message}", err=True)
+        raise typer.Exit(1) from None
+    if created:
+        typer.echo(f"Demo warehouse {target}: created {', '.join(created)}.")
+    else:
+        typer.echo(f"Demo warehouse {target}: every demo table is there already.")
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ class PlatformRootMiddleware:
             if root and path.startswith(root):
                 path = path[len(root) :]
             if is_platform_path(path):
-                await self._platform_app()(scope, receive, send)
+                await self._platform_app()(scope, receive, _binary_uncompressed(send))
                 return
             key = _header(scope, b"x-api-key") or _oauth_token(scope)
             if key is not None:
@@ -109,6 +109,31 @@ class PlatformRootMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+#: Answers of these types are sent as they are (Arrow and Parquet: binary, mostly incompressible).
+_UNCOMPRESSED_TYPES = frozenset({b"application/vnd.apache.arrow.stream", b"application/vnd.apache.parquet"})
+
+
+def _binary_uncompressed(send: Send) -> Send:
+    """Keep Airflow's GZipMiddleware (which wraps this middleware) off Arrow and Parquet answers.
+
+    Starlette's GZip responder leaves a response alone when it already has a Content-Encoding, so
+    such answers get ``Content-Encoding: identity``. Gzipping 26 MB of Arrow costs about a second
+    (NOTES.md) for little gain, and Arrow clients read the stream as it comes.
+    """
+
+    async def send_checked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers") or [])
+            names = {bytes(k).lower(): bytes(v) for k, v in headers}
+            media = names.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+            if media in _UNCOMPRESSED_TYPES and b"content-encoding" not in names:
+                message = dict(message)
+                message["headers"] = [*headers, (b"content-encoding", b"identity")]
+        await send(message)
+
+    return send_checked
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

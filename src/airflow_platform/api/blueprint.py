@@ -22,7 +22,16 @@ from airflow_platform.api.routing import Operation, PlatformBlueprint
 
 def _area_blueprints() -> list[PlatformBlueprint]:
     # Imported here, not at module level: the plugin imports this module lazily on first use.
-    from airflow_platform.api import api_keys, connections, docs, health, oauth, oauth_clients, tenants
+    from airflow_platform.api import (
+        analytics,
+        api_keys,
+        connections,
+        docs,
+        health,
+        oauth,
+        oauth_clients,
+        tenants,
+    )
 
     return [
         health.blueprint,
@@ -32,6 +41,7 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         oauth_clients.blueprint,
         oauth.blueprint,
         connections.blueprint,
+        analytics.blueprint,
     ]
 
 
