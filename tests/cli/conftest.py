@@ -10,10 +10,10 @@ from typer.testing import CliRunner, Result
 
 from airflow_platform.cli.main import app
 from tests.actors import Actors
-from tests.sdk.conftest import airflow2, airflow3, api, sleeps
+from tests.sdk.conftest import airflow2, airflow3, api, sleeps, warehouse
 from tests.sdk.fakes import BASE
 
-__all__ = ["Actors", "airflow2", "airflow3", "api", "sleeps"]
+__all__ = ["Actors", "airflow2", "airflow3", "api", "sleeps", "warehouse"]
 
 Invoke = Callable[..., Result]
 

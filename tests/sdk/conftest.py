@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import respx
 
 from airflow_platform.sdk.core import AsyncCore, SyncCore
 from tests.actors import Actors
+from tests.conftest import SESSION_ENV
 from tests.sdk.fakes import BASE, HEALTH, health_body
 
 __all__ = ["Actors"]
@@ -50,3 +53,21 @@ def airflow3(api: respx.MockRouter) -> respx.MockRouter:
 def airflow2(api: respx.MockRouter) -> respx.MockRouter:
     api.get(HEALTH).respond(json=health_body("2.11.2"))
     return api
+
+
+@pytest.fixture(scope="session")
+def warehouse(airflow_server: object) -> Path:
+    """The session's warehouse file, made (empty, with its schemas) when no test has made it yet:
+    the server answers 503 for a warehouse that does not exist. Queries here read no tables."""
+    import duckdb
+
+    path = Path(
+        SESSION_ENV.get("AIRFLOW__PLATFORM__WAREHOUSE_PATH")
+        or os.environ["AIRFLOW__PLATFORM__WAREHOUSE_PATH"]
+    )
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(path)) as connection:
+            for schema in ("bronze", "silver", "gold"):
+                connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    return path

@@ -248,3 +248,46 @@ def deployment_status(status: str = "active", **extra: Any) -> dict[str, Any]:
         "history": [],
         **extra,
     }
+
+
+def query_result(
+    query_id: str = "q_123456789",
+    status: str = "completed",
+    data: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A ``POST /api/v1/analytics/query`` (or ``GET …/{query_id}``) answer."""
+    rows = (
+        [{"customer_segment": "Diamond", "customer_count": 127, "avg_ltv": 15234.56}]
+        if data is None and status == "completed"
+        else data
+    )
+    return {
+        "query_id": query_id,
+        "status": status,
+        "rows_returned": len(rows) if rows is not None else None,
+        "execution_time_ms": 245,
+        "data": rows,
+        "columns": [
+            {"name": "customer_segment", "type": "VARCHAR"},
+            {"name": "customer_count", "type": "BIGINT"},
+            {"name": "avg_ltv", "type": "DOUBLE"},
+        ]
+        if rows is not None
+        else None,
+        "metadata": {
+            "database": "warehouse",
+            "schema": "gold",
+            "tables_accessed": ["dim_customer"],
+            "bytes_scanned": 1048576,
+            "cache_hit": False,
+        },
+        "error": None,
+        "query": "SELECT 1",
+        "parameters": {},
+        "submitted_at": "2024-01-15T10:30:00Z",
+        "submitted_by": "alice",
+        "tenant_id": "team-a",
+        "result_available": status == "completed",
+        **extra,
+    }

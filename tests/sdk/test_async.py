@@ -19,7 +19,7 @@ TENANTS = "/api/v1/platform/tenants"
 
 def test_same_namespaces_and_methods() -> None:
     sync, aio = PlatformClient(BASE, api_key="k"), AsyncPlatformClient(BASE, api_key="k")
-    for name in ("dags", "tasks", "tenants", "api_keys", "connections", "datakits"):
+    for name in ("dags", "tasks", "tenants", "api_keys", "connections", "datakits", "analytics"):
         sync_ns, async_ns = getattr(sync, name), getattr(aio, name)
         public = {m for m in dir(sync_ns) if not m.startswith("_")}
         assert public == {m for m in dir(async_ns) if not m.startswith("_")}, name

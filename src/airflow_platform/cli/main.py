@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from airflow_platform.cli import api_keys, config, connections, dags, datakits, health, tasks, tenants
+from airflow_platform.cli import (
+    analytics,
+    api_keys,
+    config,
+    connections,
+    dags,
+    datakits,
+    health,
+    tasks,
+    tenants,
+)
 from airflow_platform.cli.context import options
 from airflow_platform.version import __version__
 
@@ -25,6 +35,7 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(api_keys.app, name="api-keys")
 app.add_typer(connections.app, name="connections")
 app.add_typer(datakits.app, name="datakits")
+app.add_typer(analytics.app, name="analytics")
 app.command("health")(health.health)
 
 

@@ -10,6 +10,7 @@ import httpx
 
 from airflow_platform.schemas.common import HealthResponse
 from airflow_platform.sdk.core import AsyncCore
+from airflow_platform.sdk.resources.analytics import AsyncAnalytics
 from airflow_platform.sdk.resources.api_keys import AsyncApiKeys
 from airflow_platform.sdk.resources.connections import AsyncConnections
 from airflow_platform.sdk.resources.dags import AsyncDags
@@ -79,6 +80,10 @@ class AsyncPlatformClient:
     @cached_property
     def datakits(self) -> AsyncDataKits:
         return AsyncDataKits(self._core)
+
+    @cached_property
+    def analytics(self) -> AsyncAnalytics:
+        return AsyncAnalytics(self._core)
 
     async def health(self) -> HealthResponse:
         return await self._core.run(health())

@@ -28,9 +28,11 @@ class Call:
     path: str
     params: Mapping[str, Any] | None = None
     json: Any = None
-    #: ``json`` decodes the body, ``text`` returns it as a string, ``none`` ignores it.
-    expect: Literal["json", "text", "none"] = "json"
+    #: ``json`` decodes the body, ``text`` returns it as a string, ``bytes`` as is, ``none`` ignores it.
+    expect: Literal["json", "text", "bytes", "none"] = "json"
     accept: str = "application/json"
+    #: Extra request headers of this call only (e.g. ``Accept-Encoding: identity`` for Arrow bodies).
+    headers: Mapping[str, str] | None = None
     #: None: decided by the method (GET/HEAD/OPTIONS/PUT/DELETE are). A PATCH that only sets a
     #: value (pause) may say True, so that it is retried like a GET.
     idempotent: bool | None = None

@@ -10,6 +10,7 @@ import httpx
 
 from airflow_platform.schemas.common import HealthResponse
 from airflow_platform.sdk.core import SyncCore
+from airflow_platform.sdk.resources.analytics import Analytics
 from airflow_platform.sdk.resources.api_keys import ApiKeys
 from airflow_platform.sdk.resources.connections import Connections
 from airflow_platform.sdk.resources.dags import Dags
@@ -85,6 +86,10 @@ class PlatformClient:
     @cached_property
     def datakits(self) -> DataKits:
         return DataKits(self._core)
+
+    @cached_property
+    def analytics(self) -> Analytics:
+        return Analytics(self._core)
 
     def health(self) -> HealthResponse:
         """Versions and component states; raises ``ServiceUnavailableError`` while unhealthy."""

@@ -45,6 +45,8 @@ class BaseCore:
     def request_for(self, call: Call) -> httpx.Request:
         """The request to send; its X-Request-ID stays the same across retries, for support."""
         headers = {**self._headers, "Accept": call.accept, "X-Request-ID": f"req_{uuid.uuid4().hex}"}
+        if call.headers:
+            headers.update(call.headers)
         return httpx.Request(
             call.method,
             self.settings.base_url + call.path,
@@ -62,6 +64,8 @@ class BaseCore:
             return None
         if call.expect == "text":
             return response.text
+        if call.expect == "bytes":
+            return response.content
         return response.json()
 
 
