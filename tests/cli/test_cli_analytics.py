@@ -123,3 +123,67 @@ def test_history(invoke: Invoke, api: respx.MockRouter) -> None:
     every = json.loads(invoke("analytics", "history", "--all", "--limit", "2", "-o", "json").stdout)
     assert [q["query_id"] for q in every["queries"]] == ["q_0", "q_1", "q_2"]
     assert invoke("analytics", "history", "--status", "weird").exit_code == 2
+
+
+SAVED = "/api/v1/analytics/saved-queries"
+
+
+def saved_query(saved_id: str = "sq_1", **extra: object) -> dict[str, object]:
+    return {
+        "id": saved_id,
+        "name": "Monthly Revenue Report",
+        "query": "SELECT 1 WHERE :start_date IS NOT NULL",
+        "parameters": [{"name": "start_date", "type": "date", "default": "2024-01-01", "required": True}],
+        "tags": ["revenue"],
+        "schedule": "0 8 1 * *",
+        "output_format": "csv",
+        "destination": "file:///reports/",
+        **extra,
+    }
+
+
+def test_saved_queries(invoke: Invoke, api: respx.MockRouter) -> None:
+    create = api.post(SAVED).respond(201, json=saved_query())
+    result = invoke(
+        "analytics", "saved", "create", "Monthly Revenue Report",
+        "--query", "SELECT 1 WHERE :start_date IS NOT NULL", "--param-def", "start_date:date=2024-01-01!",
+        "--param-def", "region", "--tag", "revenue", "--schedule", "0 8 1 * *", "--output-format", "csv",
+        "--destination", "file:///reports/",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(create.calls.last.request.content) == {
+        "name": "Monthly Revenue Report",
+        "query": "SELECT 1 WHERE :start_date IS NOT NULL",
+        "parameters": [
+            {"name": "start_date", "type": "date", "required": True, "default": "2024-01-01"},
+            {"name": "region", "type": "string", "required": False},
+        ],
+        "tags": ["revenue"],
+        "schedule": "0 8 1 * *",
+        "output_format": "csv",
+        "destination": "file:///reports/",
+    }
+    assert "Saved Monthly Revenue Report as sq_1." in result.stderr
+    assert "start_date:date=2024-01-01!" in result.stdout
+    assert (
+        invoke("analytics", "saved", "create", "x", "--query", "SELECT 1", "--param-def", "a:weird").exit_code
+        == 2
+    )
+
+    api.get(SAVED).respond(json={"saved_queries": [saved_query()], "total_entries": 1})
+    assert "sq_1" in invoke("analytics", "saved", "list", "--tag", "revenue").stdout
+    api.get(f"{SAVED}/sq_1").respond(json=saved_query())
+    assert json.loads(invoke("analytics", "saved", "get", "sq_1", "-o", "json").stdout)["id"] == "sq_1"
+
+    execute = api.post(f"{SAVED}/sq_1/execute").respond(json=query_result())
+    ran = invoke("analytics", "saved", "run", "sq_1", "--param", "start_date:date=2024-02-01")
+    assert ran.exit_code == 0 and "Diamond" in ran.stdout
+    assert json.loads(execute.calls.last.request.content) == {
+        "parameters": {"start_date": {"type": "date", "value": "2024-02-01"}}
+    }
+
+    delete = api.delete(f"{SAVED}/sq_1").respond(204)
+    one_line_error(
+        invoke("analytics", "saved", "delete", "sq_1"), "Error: Refusing to delete saved query sq_1"
+    )
+    assert invoke("analytics", "saved", "delete", "sq_1", "--yes").exit_code == 0 and delete.called

@@ -229,3 +229,124 @@ def test_async_analytics(api: respx.MockRouter) -> None:
             assert [q async for q in client.analytics.history()] == []
 
     asyncio.run(main())
+
+
+# --- saved queries (the server's routes are not built yet: the reference's body, against respx) ------
+
+SAVED = "/api/v1/analytics/saved-queries"
+
+
+def saved_query(saved_id: str = "sq_1", **extra: object) -> dict[str, object]:
+    return {
+        "id": saved_id,
+        "name": "Daily Revenue",
+        "query": SQL,
+        "parameters": [{"name": "start_date", "type": "string", "default": "2024-01-01", "required": False}],
+        "tags": ["revenue", "daily"],
+        "created_by": "alice",
+        **extra,
+    }
+
+
+def test_the_reference_saved_query_flow(api: respx.MockRouter, client: PlatformClient) -> None:
+    api.post(QUERY).respond(json=query_result(query=SQL, parameters={"start_date": "2024-01-01"}))
+    save = api.post(SAVED).respond(201, json=saved_query())
+    execute = api.post(f"{SAVED}/sq_1/execute").respond(
+        json=query_result(parameters={"start_date": "2024-02-01"})
+    )
+
+    result = client.analytics.query(SQL, parameters={"start_date": "2024-01-01"})
+    saved = client.analytics.save_query(
+        name="Daily Revenue", query=result.query, parameters=result.parameters, tags=["revenue", "daily"]
+    )
+    assert sent(save) == {
+        "name": "Daily Revenue",
+        "query": SQL,
+        "parameters": [{"name": "start_date", "type": "string", "default": "2024-01-01"}],
+        "tags": ["revenue", "daily"],
+    }
+    assert saved.id == "sq_1" and saved.parameters[0].name == "start_date"
+    again = client.analytics.execute_saved_query(saved.id, parameters={"start_date": "2024-02-01"})
+    assert sent(execute) == {"parameters": {"start_date": "2024-02-01"}}
+    assert again.status == "completed" and again.parameters == {"start_date": "2024-02-01"}
+
+
+def test_save_query_with_the_reference_body(api: respx.MockRouter, client: PlatformClient) -> None:
+    route = api.post(SAVED).respond(201, json=saved_query(schedule="0 8 1 * *", extra_field="kept"))
+    declared = [{"name": "start_date", "type": "date", "default": "2024-01-01", "required": True}]
+    saved = client.analytics.save_query(
+        "Monthly Revenue Report",
+        SQL,
+        description="Monthly revenue breakdown by region and product",
+        parameters=declared,
+        tags=["revenue", "monthly", "report"],
+        schedule="0 8 1 * *",
+        output_format="csv",
+        destination="s3://reports/monthly/",
+    )
+    assert sent(route) == {
+        "name": "Monthly Revenue Report",
+        "query": SQL,
+        "description": "Monthly revenue breakdown by region and product",
+        "parameters": declared,
+        "tags": ["revenue", "monthly", "report"],
+        "schedule": "0 8 1 * *",
+        "output_format": "csv",
+        "destination": "s3://reports/monthly/",
+    }
+    assert saved.schedule == "0 8 1 * *" and saved.model_extra == {
+        "created_by": "alice",
+        "extra_field": "kept",
+    }
+    with pytest.raises(exc.ValidationError, match="weird"):
+        client.analytics.save_query("x", "SELECT 1", parameters=[{"name": "a", "type": "weird"}])
+    assert route.call_count == 1
+    typed = client.analytics.save_query("x", "SELECT :d, :n", parameters={"d": dt.date(2024, 1, 1), "n": 3})
+    assert typed.id and sent(route)["parameters"] == [
+        {"name": "d", "type": "date", "default": "2024-01-01"},
+        {"name": "n", "type": "integer", "default": 3},
+    ]
+
+
+def test_saved_query_crud_and_waiting_execute(api: respx.MockRouter, client: PlatformClient) -> None:
+    listed = api.get(SAVED).mock(
+        side_effect=paged([saved_query(f"sq_{i}") for i in range(3)], "saved_queries")
+    )
+    api.get(f"{SAVED}/sq_1").respond(json=saved_query())
+    patch = api.patch(f"{SAVED}/sq_1").respond(json=saved_query(description="new"))
+    delete = api.delete(f"{SAVED}/sq_1").respond(204)
+    api.post(f"{SAVED}/sq_1/execute").respond(202, json=query_result(status="running", data=None))
+    api.get(f"{QUERY}/{QID}").respond(json=query_result())
+    api.get(f"{SAVED}/nope").mock(return_value=envelope("RESOURCE_NOT_FOUND", "No saved query nope", 404))
+
+    page = client.analytics.list_saved_queries(tags=["revenue"], search="daily", limit=2)
+    assert [q.id for q in page.saved_queries] == ["sq_0", "sq_1"]
+    assert listed.calls.last.request.url.params["tags"] == "revenue"
+    assert [q.id for q in page] == ["sq_0", "sq_1", "sq_2"]
+    assert client.analytics.get_saved_query("sq_1").name == "Daily Revenue"
+    assert client.analytics.update_saved_query("sq_1", description="new").description == "new"
+    assert sent(patch) == {"description": "new"}
+    assert client.analytics.execute_saved_query("sq_1", poll_interval=0).data
+    client.analytics.delete_saved_query("sq_1")
+    assert delete.called
+    with pytest.raises(exc.ResourceNotFoundError):
+        client.analytics.get_saved_query("nope")
+
+
+def test_async_saved_queries(api: respx.MockRouter) -> None:
+    api.post(SAVED).respond(201, json=saved_query())
+    api.get(SAVED).respond(json={"saved_queries": [saved_query()], "total_entries": 1})
+    api.post(f"{SAVED}/sq_1/execute").respond(json=query_result())
+    api.delete(f"{SAVED}/sq_1").respond(204)
+
+    async def main() -> None:
+        async with AsyncPlatformClient(BASE, api_key="k") as client:
+            saved = await client.analytics.save_query(
+                "Daily Revenue", SQL, parameters={"start_date": "2024-01-01"}
+            )
+            assert [q.id async for q in client.analytics.list_saved_queries()] == [saved.id]
+            result = await client.analytics.execute_saved_query(saved.id, {"start_date": dt.date(2024, 2, 1)})
+            assert result.data
+            await client.analytics.delete_saved_query(saved.id)
+
+    asyncio.run(main())

@@ -1,4 +1,4 @@
-"""``airflow-cli analytics query|status|results|cancel|history``.
+"""``airflow-cli analytics query|status|results|cancel|history|saved …``.
 
 ``query`` prints rows as a table for people, the whole result document as JSON, or every row as
 CSV (the server's own CSV of the stored result, not just the first page); ``--output FILE`` writes
@@ -23,6 +23,7 @@ from airflow_platform.cli.output import (
     OffsetOption,
     OutputFormat,
     OutputOption,
+    confirm,
     details,
     emit_json,
     err_console,
@@ -32,7 +33,12 @@ from airflow_platform.cli.output import (
 )
 from airflow_platform.schemas.analytics import PARAMETER_TYPES, QueryResult
 from airflow_platform.sdk.client import PlatformClient
-from airflow_platform.sdk.resources.analytics import DownloadFormat, QueryResultHandle, QueryStatusName
+from airflow_platform.sdk.resources.analytics import (
+    DownloadFormat,
+    QueryResultHandle,
+    QueryStatusName,
+    SavedQuery,
+)
 
 app = typer.Typer(help="Read-only SQL over the warehouse or a connection: run, follow, cancel, history.")
 
@@ -299,3 +305,164 @@ def history(
     table(["query id", "status", "database", "rows", "ms", "submitted", "query"], rows)
     if not all_pages:
         page_footer(len(found), offset, page.total_entries, "queries")
+
+
+# -- saved queries ---------------------------------------------------------------------------
+
+saved_app = typer.Typer(
+    help="Saved queries: store SQL with typed parameters, run it again, export it on a schedule."
+)
+app.add_typer(saved_app, name="saved")
+SavedIdArg = Annotated[str, typer.Argument(help="The saved query's id.", show_default=False)]
+
+
+def parse_param_defs(values: list[str] | None) -> list[dict[str, Any]] | None:
+    """``--param-def name[:type][=default][!]``: a trailing ``!`` makes it required."""
+    declared: list[dict[str, Any]] = []
+    for item in values or []:
+        required = item.endswith("!")
+        spec, sep, default = item.rstrip("!").partition("=")
+        name, _, type_name = spec.strip().partition(":")
+        type_name = type_name or "string"
+        if not name or type_name not in PARAMETER_TYPES:
+            raise typer.BadParameter(
+                f"{item!r}: use name[:type][=default][!] with a type of {', '.join(PARAMETER_TYPES)}",
+                param_hint="--param-def",
+            )
+        entry: dict[str, Any] = {"name": name, "type": type_name, "required": required}
+        if sep:
+            entry["default"] = default
+        declared.append(entry)
+    return declared or None
+
+
+def saved_fields(saved: SavedQuery) -> dict[str, Any]:
+    return {
+        "id": saved.id,
+        "name": saved.name,
+        "description": saved.description,
+        "query": " ".join(saved.query.split()),
+        "parameters": [
+            f"{p.name}:{p.type}"
+            + (f"={p.default}" if p.default is not None else "")
+            + ("!" if p.required else "")
+            for p in saved.parameters
+        ],
+        "tags": saved.tags,
+        "schedule": saved.schedule,
+        "export": f"{saved.output_format or '-'} → {saved.destination}" if saved.destination else None,
+    }
+
+
+@saved_app.command("list")
+@handle_errors
+def saved_list(
+    ctx: typer.Context,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only with this tag (repeatable).")] = None,
+    search: Annotated[str | None, typer.Option("--search", help="In name and description.")] = None,
+    limit: LimitOption = 100,
+    offset: OffsetOption = 0,
+    all_pages: AllPagesOption = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """List saved queries."""
+    with make_client(ctx) as client:
+        page = client.analytics.list_saved_queries(
+            tags=tag or None, search=search, limit=limit, offset=offset
+        )
+        found = list(page) if all_pages else page.saved_queries
+    if output == OutputFormat.json:
+        emit_json({"saved_queries": found, "total_entries": page.total_entries})
+        return
+    table(["id", "name", "parameters", "tags", "schedule"],
+          [[q.id, q.name, [p.name for p in q.parameters], q.tags, q.schedule] for q in found])  # fmt: skip
+    if not all_pages:
+        page_footer(len(found), offset, page.total_entries, "saved queries")
+
+
+@saved_app.command("get")
+@handle_errors
+def saved_get(ctx: typer.Context, saved_id: SavedIdArg, output: OutputOption = OutputFormat.table) -> None:
+    """Show a saved query."""
+    with make_client(ctx) as client:
+        saved = client.analytics.get_saved_query(saved_id)
+    emit_json(saved) if output == OutputFormat.json else details(saved_fields(saved), title=saved.name)
+
+
+@saved_app.command("create")
+@handle_errors
+def saved_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name for people.", show_default=False)],
+    sql: Annotated[str | None, typer.Option("--query", help="The SQL ('-' reads stdin).")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Read the SQL from this file.")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    param_def: Annotated[
+        list[str] | None,
+        typer.Option("--param-def", help="name[:type][=default][!] (! = required; repeatable)."),
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Repeatable.")] = None,
+    database: Annotated[str | None, typer.Option("--database", help="warehouse or a connection id.")] = None,
+    schedule: Annotated[str | None, typer.Option("--schedule", help="Cron: export on this schedule.")] = None,
+    output_format: Annotated[
+        str | None, typer.Option("--output-format", help="csv, parquet or json (scheduled exports).")
+    ] = None,
+    destination: Annotated[
+        str | None, typer.Option("--destination", help="Where scheduled exports go, e.g. file:///reports/.")
+    ] = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Save a query for reuse."""
+    if output_format not in (None, "csv", "parquet", "json"):
+        raise typer.BadParameter("use csv, parquet or json", param_hint="--output-format")
+    statement = read_sql(sql, file)
+    with make_client(ctx) as client:
+        saved = client.analytics.save_query(
+            name, statement, description=description, parameters=parse_param_defs(param_def),
+            tags=tag or None, schedule=schedule, output_format=cast(Any, output_format),
+            destination=destination, database=database,
+        )  # fmt: skip
+    if output == OutputFormat.json:
+        emit_json(saved)
+        return
+    note(f"Saved {saved.name} as {saved.id}.")
+    details(saved_fields(saved), title=saved.name)
+
+
+@saved_app.command("run")
+@handle_errors
+def saved_run(
+    ctx: typer.Context,
+    saved_id: SavedIdArg,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="name=value or name:type=value (repeatable).")
+    ] = None,
+    wait_timeout: Annotated[float | None, typer.Option("--wait-timeout", min=1)] = None,
+    fmt: FormatOption = RowFormat.table,
+    output_file: OutputFileOption = None,
+) -> None:
+    """Run a saved query (parameters override its defaults) and print its rows."""
+    check_format(fmt, output_file)
+    with make_client(ctx) as client:
+        result = client.analytics.execute_saved_query(saved_id, parse_params(param), wait=False)
+        wait_with_progress(result, wait_timeout)
+        result.raise_for_status()
+        note(summary(result))
+        emit(client, result, fmt, output_file)
+
+
+@saved_app.command("delete")
+@handle_errors
+def saved_delete(
+    ctx: typer.Context,
+    saved_id: SavedIdArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Delete a saved query (and its scheduled export)."""
+    confirm(f"delete saved query {saved_id}", yes)
+    with make_client(ctx) as client:
+        client.analytics.delete_saved_query(saved_id)
+    emit_json({"deleted": saved_id}) if output == OutputFormat.json else note(
+        f"Deleted saved query {saved_id}."
+    )

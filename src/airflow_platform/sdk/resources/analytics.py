@@ -16,18 +16,20 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from typing_extensions import Self
 
 from airflow_platform import exceptions as exc
 from airflow_platform.schemas.analytics import (
     FINAL_STATUSES,
     MEDIA_TYPES,
+    PARAMETER_TYPES,
     QueryHistory,
     QueryHistoryItem,
     QueryRequest,
     QueryResult,
 )
+from airflow_platform.schemas.common import WireModel
 from airflow_platform.sdk.airflow_routes import seg
 from airflow_platform.sdk.calls import Call, Op, drop_none
 from airflow_platform.sdk.pagination import AsyncPage, AsyncPaginator, PageData, SyncPage
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 BASE = "/api/v1/analytics"
 QUERY = f"{BASE}/query"
 HISTORY = f"{BASE}/queries"
+SAVED = f"{BASE}/saved-queries"
 #: The most rows one JSON page may hold (the server's cap).
 MAX_JSON_PAGE = 100_000
 DownloadFormat = Literal["json", "csv", "arrow", "parquet"]
@@ -66,6 +69,81 @@ def wire_parameter(value: Any) -> Any:
 
 def wire_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     return {name: wire_parameter(value) for name, value in (parameters or {}).items()}
+
+
+class SavedQueryParameter(WireModel):
+    name: str
+    type: str = "string"
+    default: Any = None
+    required: bool = False
+    description: str | None = None
+
+
+class SavedQuery(WireModel):
+    """A saved query as the server answers it (the reference's save body plus registry facts).
+
+    Defined here, tolerant of any extra field, until the server's own model exists in
+    ``schemas/analytics.py``."""
+
+    id: str
+    name: str
+    description: str | None = None
+    query: str
+    database: str | None = None
+    parameters: list[SavedQueryParameter] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    schedule: str | None = None
+    output_format: str | None = None
+    destination: str | None = None
+
+
+class SavedQueryList(WireModel):
+    saved_queries: list[SavedQuery]
+    total_entries: int | None = None
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "list"
+    return "string"
+
+
+def parameter_definitions(parameters: Any) -> list[dict[str, Any]] | None:
+    """Saved-query parameter declarations from what callers have at hand: the reference's list of
+    ``{name, type, default, required}``, or a result's ``parameters`` dict (``{name: value}``, values
+    plain or ``{"type", "value"}``), whose values become typed defaults."""
+    if parameters is None:
+        return None
+    if isinstance(parameters, Mapping):
+        declared = []
+        for name, value in wire_parameters(parameters).items():
+            if isinstance(value, Mapping) and "type" in value:
+                declared.append({"name": name, "type": value["type"], "default": value.get("value")})
+            else:
+                declared.append({"name": name, "type": _json_type(value), "default": value})
+        return declared
+    declared = [dict(item) if isinstance(item, Mapping) else item.model_dump() for item in parameters]
+    for item in declared:
+        if item.get("type", "string") not in PARAMETER_TYPES:
+            raise exc.ValidationError(
+                f"Parameter {item.get('name')!r}: type {item.get('type')!r} is not one of "
+                f"{', '.join(PARAMETER_TYPES)}.",
+                details={"parameter": item.get("name")},
+            )
+    return declared
+
+
+def saved_query_body(**fields: Any) -> dict[str, Any]:
+    body = {key: value for key, value in fields.items() if value is not None}
+    if "parameters" in body:
+        body["parameters"] = parameter_definitions(body["parameters"])
+    return body
 
 
 def query_body(
@@ -268,8 +346,24 @@ class AsyncQueryHistoryPage(AsyncPage[QueryHistoryItem]):
         return self.items
 
 
+class SavedQueryPage(SyncPage[SavedQuery]):
+    @property
+    def saved_queries(self) -> list[SavedQuery]:
+        return self.items
+
+
+class AsyncSavedQueryPage(AsyncPage[SavedQuery]):
+    @property
+    def saved_queries(self) -> list[SavedQuery]:
+        return self.items
+
+
 def _query_path(query_id: str) -> str:
     return f"{QUERY}/{seg(query_id)}"
+
+
+def _saved_path(saved_query_id: str) -> str:
+    return f"{SAVED}/{seg(saved_query_id)}"
 
 
 class _AnalyticsOps(Ops):
@@ -307,6 +401,44 @@ class _AnalyticsOps(Ops):
             return PageData(page.queries, page.total_entries, limit, offset)
 
         return op
+
+    def _save(self, body: dict[str, Any]) -> Op[SavedQuery]:
+        return SavedQuery.model_validate((yield Call("POST", SAVED, json=body)))
+
+    def _saved(self, saved_query_id: str) -> Op[SavedQuery]:
+        return SavedQuery.model_validate((yield Call("GET", _saved_path(saved_query_id))))
+
+    def _list_saved(self, limit: int, tags: list[str] | None, search: str | None) -> PageOp[SavedQuery]:
+        tag_param = ",".join(tags) if tags else None
+
+        def op(offset: int) -> Op[PageData[SavedQuery]]:
+            params = drop_none({"limit": limit, "offset": offset, "tags": tag_param, "search": search})
+            page = SavedQueryList.model_validate((yield Call("GET", SAVED, params=params)))
+            return PageData(page.saved_queries, page.total_entries, limit, offset)
+
+        return op
+
+    def _update_saved(self, saved_query_id: str, body: dict[str, Any]) -> Op[SavedQuery]:
+        return SavedQuery.model_validate((yield Call("PATCH", _saved_path(saved_query_id), json=body)))
+
+    def _delete_saved(self, saved_query_id: str) -> Op[None]:
+        yield Call("DELETE", _saved_path(saved_query_id), expect="none")
+
+    def _execute_saved(self, saved_query_id: str, body: dict[str, Any]) -> Op[Any]:
+        return (yield Call("POST", f"{_saved_path(saved_query_id)}/execute", json=body))
+
+
+def execute_body(
+    parameters: Mapping[str, Any] | None, limit: int | None, timeout_seconds: float | None, run_async: bool
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"parameters": wire_parameters(parameters)}
+    if limit is not None:
+        body["limit"] = limit
+    if timeout_seconds is not None:
+        body["timeout_seconds"] = timeout_seconds
+    if run_async:
+        body["async"] = True
+    return body
 
 
 class Analytics(_AnalyticsOps, SyncResource):
@@ -359,6 +491,63 @@ class Analytics(_AnalyticsOps, SyncResource):
         """Your queries, newest first (platform admins: everyone's)."""
         return self._page(QueryHistoryPage, self._history(limit, status, database), offset)
 
+    def save_query(
+        self,
+        name: str,
+        query: str,
+        *,
+        description: str | None = None,
+        parameters: Any = None,
+        tags: list[str] | None = None,
+        schedule: str | None = None,
+        output_format: Literal["csv", "parquet", "json"] | None = None,
+        destination: str | None = None,
+        database: str | None = None,
+    ) -> SavedQuery:
+        """Save a query for reuse (``schedule`` + ``destination``: exported on a schedule).
+
+        ``parameters`` is the reference's list of ``{name, type, default, required}``, or a result's
+        ``.parameters`` dict, whose values become the defaults."""
+        body = saved_query_body(
+            name=name, query=query, description=description, parameters=parameters, tags=tags,
+            schedule=schedule, output_format=output_format, destination=destination, database=database,
+        )  # fmt: skip
+        return self._run(self._save(body))
+
+    def get_saved_query(self, saved_query_id: str) -> SavedQuery:
+        return self._run(self._saved(saved_query_id))
+
+    def list_saved_queries(
+        self, *, tags: list[str] | None = None, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> SavedQueryPage:
+        return self._page(SavedQueryPage, self._list_saved(limit, tags, search), offset)
+
+    def update_saved_query(self, saved_query_id: str, **fields: Any) -> SavedQuery:
+        """PATCH: only the fields given change."""
+        return self._run(self._update_saved(saved_query_id, saved_query_body(**fields)))
+
+    def delete_saved_query(self, saved_query_id: str) -> None:
+        self._run(self._delete_saved(saved_query_id))
+
+    def execute_saved_query(
+        self,
+        saved_query_id: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        timeout_seconds: float | None = None,
+        run_async: bool = False,
+        wait: bool = True,
+        wait_timeout: float | None = None,
+        poll_interval: float = 0.5,
+    ) -> QueryResultHandle:
+        """Run a saved query; ``parameters`` override its defaults. Waits and raises like ``query``."""
+        body = execute_body(parameters, limit, timeout_seconds, run_async)
+        result = QueryResultHandle.bound(self._run(self._execute_saved(saved_query_id, body)), self, limit)
+        if wait:
+            result.wait(timeout=wait_timeout, poll_interval=poll_interval)
+        return result.raise_for_status()
+
 
 class AsyncAnalytics(_AnalyticsOps, AsyncResource):
     async def query(
@@ -402,3 +591,55 @@ class AsyncAnalytics(_AnalyticsOps, AsyncResource):
         offset: int = 0,
     ) -> AsyncPaginator[QueryHistoryItem, AsyncQueryHistoryPage]:
         return self._paginator(AsyncQueryHistoryPage, self._history(limit, status, database), offset)
+
+    async def save_query(
+        self,
+        name: str,
+        query: str,
+        *,
+        description: str | None = None,
+        parameters: Any = None,
+        tags: list[str] | None = None,
+        schedule: str | None = None,
+        output_format: Literal["csv", "parquet", "json"] | None = None,
+        destination: str | None = None,
+        database: str | None = None,
+    ) -> SavedQuery:
+        body = saved_query_body(
+            name=name, query=query, description=description, parameters=parameters, tags=tags,
+            schedule=schedule, output_format=output_format, destination=destination, database=database,
+        )  # fmt: skip
+        return await self._run(self._save(body))
+
+    async def get_saved_query(self, saved_query_id: str) -> SavedQuery:
+        return await self._run(self._saved(saved_query_id))
+
+    def list_saved_queries(
+        self, *, tags: list[str] | None = None, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> AsyncPaginator[SavedQuery, AsyncSavedQueryPage]:
+        return self._paginator(AsyncSavedQueryPage, self._list_saved(limit, tags, search), offset)
+
+    async def update_saved_query(self, saved_query_id: str, **fields: Any) -> SavedQuery:
+        return await self._run(self._update_saved(saved_query_id, saved_query_body(**fields)))
+
+    async def delete_saved_query(self, saved_query_id: str) -> None:
+        await self._run(self._delete_saved(saved_query_id))
+
+    async def execute_saved_query(
+        self,
+        saved_query_id: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        timeout_seconds: float | None = None,
+        run_async: bool = False,
+        wait: bool = True,
+        wait_timeout: float | None = None,
+        poll_interval: float = 0.5,
+    ) -> AsyncQueryResultHandle:
+        body = execute_body(parameters, limit, timeout_seconds, run_async)
+        data = await self._run(self._execute_saved(saved_query_id, body))
+        result = AsyncQueryResultHandle.bound(data, self, limit)
+        if wait:
+            await result.wait(timeout=wait_timeout, poll_interval=poll_interval)
+        return result.raise_for_status()
