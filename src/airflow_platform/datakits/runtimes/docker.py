@@ -3,13 +3,14 @@
 The work folder is bind-mounted (inputs read-only at ``/datakit/inputs``, outputs at
 ``/datakit/outputs``), so the engine must see the worker's file system: the engine is on the
 worker's machine. The container gets no network unless the kit asks for it, runs under the
-engine's init (``--init``) so that stopping it reaches the kit's processes at once, and is always
-removed afterwards.
+engine's init (``--init``) so that stopping it reaches the kit's processes at once, and is removed
+by the engine when it exits (``--rm``), or by the runtime if it never ran.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import uuid
@@ -98,6 +99,7 @@ class DockerRuntime:
             ],
             "labels": labels,
             "init": True,
+            "auto_remove": True,
             "detach": True,
         }
         if job.network is False:
@@ -123,15 +125,22 @@ class DockerRuntime:
         try:
             if self.stopped:  # on_kill came while the container was being created
                 raise DataKitError("The task was stopped before its container started")
+            # As `docker run --rm` does: the wait for removal is registered, and the output
+            # attached, before the container starts, so the daemon removes it as soon as it exits
+            # (no extra round trip) and neither its exit code nor its first lines can be missed.
+            waiter = self._register_wait(container)
+            stream = container.attach(stdout=True, stderr=True, stream=True, logs=True)
             container.start()
             if job.timeout:
                 timer = threading.Timer(job.timeout, self._expire)
                 timer.daemon = True
                 timer.start()
-            for line in _lines(container.logs(stream=True, follow=True, stdout=True, stderr=True)):
+            for line in _lines(stream):
                 tail.add(line)
                 on_line(line)
-            exit_code = int(container.wait(timeout=None).get("StatusCode", -1))
+            exit_code = self._exit_code(waiter)
+            with self._lock:
+                self._container = None  # the engine has removed it
         except docker.errors.APIError as e:
             if self.timed_out or self.stopped:
                 exit_code = -1
@@ -147,6 +156,32 @@ class DockerRuntime:
                 details={"log_tail": tail.lines},
             )
         return RunResult(exit_code=exit_code, log_tail=tail.lines)
+
+    def _register_wait(self, container: Any) -> Any:
+        """``POST /containers/{id}/wait?condition=removed``, returning once the daemon has it.
+
+        docker-py's ``wait()`` blocks until the answer, so it could only be called after ``start``,
+        when an auto-removed container may already be gone. The engine sends the headers as soon
+        as the wait is registered (API >= 1.30), so a streamed request returns then; the body, with
+        the exit code, comes when the container has been removed.
+        """
+        api = self.client.api
+        response = api._post(
+            api._url("/containers/{0}/wait", container.id),
+            params={"condition": "removed"},
+            timeout=None,
+            stream=True,
+        )
+        api._raise_for_status(response)
+        return response
+
+    @staticmethod
+    def _exit_code(waiter: Any) -> int:
+        answer = json.loads(waiter.content or b"{}")
+        error = (answer.get("Error") or {}).get("Message")
+        if error:
+            raise DataKitError(f"The Docker engine could not wait for the container: {error}")
+        return int(answer.get("StatusCode", -1))
 
     def _create(self, kwargs: dict[str, Any]) -> Any:
         import docker.errors
