@@ -1,0 +1,58 @@
+"""What the docker runtime asks the engine for, without an engine (the run itself: tests/operators)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow_platform.datakits import contract
+from airflow_platform.datakits.runtimes import ContainerJob
+from airflow_platform.datakits.runtimes.docker import DockerRuntime, _lines
+
+
+def job(network: bool | str = False, **requirements: object) -> ContainerJob:
+    manifest = contract.parse_manifest(
+        {
+            "name": "kit",
+            "version": "1.0.0",
+            "image": "registry.local/kit:1.0.0",
+            "inputs": [{"name": "a", "type": "table"}],
+            "outputs": [{"name": "b", "type": "table"}],
+            "requirements": requirements,
+        }
+    )
+    plan = contract.plan_run(
+        manifest=manifest, image=None, configuration={}, run_conf={}, inputs={}, outputs={}
+    )
+    return ContainerJob(plan=plan, run_id="r1", dag_id="d", task_id="t", network=network)
+
+
+def test_container_kwargs(tmp_path: Path) -> None:
+    kwargs = DockerRuntime().container_kwargs(job(cpu="1500m", memory="1Gi", gpu=True), tmp_path)
+    assert kwargs["image"] == "registry.local/kit:1.0.0"
+    assert kwargs["network_mode"] == "none"
+    assert kwargs["nano_cpus"] == 1_500_000_000
+    assert kwargs["mem_limit"] == 2**30
+    (gpu,) = kwargs["device_requests"]
+    assert (gpu["Count"], gpu["Capabilities"]) == (1, [["gpu"]])
+    assert kwargs["init"] is True and kwargs["auto_remove"] is True
+    mounts = {m["Target"]: (m["Source"], m["ReadOnly"]) for m in kwargs["mounts"]}
+    assert mounts == {
+        "/datakit/inputs": (str(tmp_path / "inputs"), True),
+        "/datakit/outputs": (str(tmp_path / "outputs"), False),
+    }
+    assert kwargs["environment"]["DATAKIT_INPUTS"] == '[{"name": "a", "path": "/datakit/inputs/a.parquet"}]'
+    assert kwargs["labels"]["io.airflow-platform.datakit.run_id"] == "r1"
+    assert kwargs["name"].startswith("datakit-kit-")
+
+
+def test_network_choices(tmp_path: Path) -> None:
+    runtime = DockerRuntime()
+    assert "network_mode" not in runtime.container_kwargs(job(network=True), tmp_path)  # the engine's default
+    assert runtime.container_kwargs(job(network="etl-net"), tmp_path)["network_mode"] == "etl-net"
+    no_limits = runtime.container_kwargs(job(), tmp_path)
+    assert not {"nano_cpus", "mem_limit", "device_requests"} & set(no_limits)
+
+
+def test_log_frames_become_lines() -> None:
+    frames = [b"first li", b"ne\nsecond\r\nthi", b"rd\n", b"no newline at the end"]
+    assert list(_lines(frames)) == ["first line", "second", "third", "no newline at the end"]
