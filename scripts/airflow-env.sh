@@ -6,7 +6,13 @@ mkdir -p "$AIRFLOW_HOME"
 secret_file="$AIRFLOW_HOME/.secret-key"
 [ -s "$secret_file" ] || (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(64))' > "$secret_file")
 secret="$(cat "$secret_file")"
-export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$root/dags_examples}"
+# The DAG folder is the installation's own: DataKit deployments write their spec files and the DAG
+# factory there; the repository's examples come in through a symlink.
+if [ -z "${AIRFLOW__CORE__DAGS_FOLDER:-}" ]; then
+  export AIRFLOW__CORE__DAGS_FOLDER="$AIRFLOW_HOME/dags"
+  mkdir -p "$AIRFLOW__CORE__DAGS_FOLDER"
+  [ -e "$AIRFLOW__CORE__DAGS_FOLDER/examples" ] || ln -s "$root/dags_examples" "$AIRFLOW__CORE__DAGS_FOLDER/examples"
+fi
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__UNIT_TEST_MODE=False
 export AIRFLOW__WEBSERVER__SECRET_KEY="$secret"

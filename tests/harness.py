@@ -68,10 +68,15 @@ def airflow_env(home: Path, sql_alchemy_conn: str | None = None, port: int | Non
     if not secret_file.exists():
         secret_file.write_text(secrets.token_urlsafe(48))
     secret = secret_file.read_text().strip()
+    # The installation's own DAG folder (DataKit deployments write into it), examples symlinked in.
+    dags = home / "dags"
+    dags.mkdir(exist_ok=True)
+    if not (dags / "examples").exists():
+        (dags / "examples").symlink_to(REPO / "dags_examples")
     env = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags_examples"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn or f"sqlite:///{home}/airflow.db",
         "AIRFLOW__WEBSERVER__SECRET_KEY": secret,
@@ -288,3 +293,27 @@ def airflow_json(env: dict[str, str], *args: str) -> Any:
     out = run_airflow(env, *args, "-o", "json").stdout
     start = min(i for i in (out.find("[{"), out.find("[]"), out.find('{"')) if i >= 0)
     return json.loads(out[start:])
+
+
+def python_json(env: dict[str, str], code: str, forbid_db: bool = False, timeout: float = 120) -> Any:
+    """Run ``code`` in a fresh interpreter of this venv with ``env``; its last stdout line is JSON.
+
+    With ``forbid_db`` the metadata DB points at a path that cannot exist, so any query fails: what
+    runs must read files only (as DAG parsing must on Airflow 3).
+    """
+    import json
+
+    full_env = {**os.environ, **env}
+    if forbid_db:
+        full_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "sqlite:////nonexistent-platform-dir/no.db"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"python failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -344,3 +344,12 @@ def get_parsing_context() -> Any:
             get_parsing_context as parsing_context,
         )
     return parsing_context()
+
+
+def dag_class() -> type:
+    """The DAG class DAG authors use: ``airflow.sdk.DAG`` on 3, ``airflow.models.dag.DAG`` on 2."""
+    if is_airflow_3():
+        from airflow.sdk import DAG
+    else:
+        from airflow.models.dag import DAG  # type: ignore[no-redef]
+    return DAG

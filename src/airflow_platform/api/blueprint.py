@@ -26,6 +26,7 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         analytics,
         api_keys,
         connections,
+        datakits,
         docs,
         health,
         oauth,
@@ -41,6 +42,7 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         oauth_clients.blueprint,
         oauth.blueprint,
         connections.blueprint,
+        datakits.blueprint,
         analytics.blueprint,
     ]
 

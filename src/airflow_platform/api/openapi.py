@@ -73,10 +73,11 @@ def build_document(operations: list[Operation], server_url: str = "/") -> dict[s
         if op.query is not None:
             item["parameters"].extend(_query_parameters(op.query))
         if op.body is not None:
-            item["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref(op.body, "validation")}},
-            }
+            schema = ref(op.body, "validation")
+            content = {"application/json": {"schema": schema}}
+            if op.yaml_body:
+                content["application/yaml"] = {"schema": schema}
+            item["requestBody"] = {"required": True, "content": content}
         ok: dict[str, Any] = {"description": "Success"}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}

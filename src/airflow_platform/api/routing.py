@@ -47,6 +47,8 @@ class Operation:
     #: A tenant feature (``features`` of the tenant) this operation needs; ``False`` there → 403.
     feature: str | None = None
     errors: tuple[int, ...] = (400, 401, 403, 404, 429, 500)
+    #: The body may also come as YAML (``Content-Type: application/yaml``).
+    yaml_body: bool = False
     extra_responses: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -58,10 +60,29 @@ class Operation:
         return _RULE_PARAM.findall(self.rule)
 
 
-def _parse_json_body(model: type[BaseModel]) -> BaseModel:
+def load_yaml(raw: bytes) -> Any:
+    """YAML without aliases: an alias bomb expands a few KB into gigabytes (billion laughs)."""
+    import yaml
+
+    try:
+        for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise exc.ValidationError("YAML aliases (*name) are not accepted in request bodies.")
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise exc.ValidationError(f"Malformed YAML body: {str(e).splitlines()[0]}") from None
+
+
+def _is_yaml() -> bool:
+    return "yaml" in (request.mimetype or "")
+
+
+def _parse_json_body(model: type[BaseModel], allow_yaml: bool = False) -> BaseModel:
     raw = request.get_data(cache=True)
     if not raw.strip():
         data: Any = {}
+    elif allow_yaml and _is_yaml():
+        data = load_yaml(raw)
     else:
         try:
             data = orjson.loads(raw)
@@ -117,6 +138,7 @@ class PlatformBlueprint(Blueprint):
         public: bool = False,
         tags: list[str] | None = None,
         errors: tuple[int, ...] | None = None,
+        yaml_body: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if resource is None and not public:
             raise ValueError(f"{rule}: an operation needs a resource unless it is public")
@@ -137,6 +159,7 @@ class PlatformBlueprint(Blueprint):
                 needs_schema=needs_schema,
                 resource=resource,
                 feature=feature,
+                yaml_body=yaml_body,
             )
             if errors is not None:
                 op.errors = errors
@@ -155,7 +178,7 @@ class PlatformBlueprint(Blueprint):
                 if wants_principal:
                     kwargs["principal"] = principal
                 if body is not None:
-                    kwargs["body"] = _parse_json_body(body)
+                    kwargs["body"] = _parse_json_body(body, allow_yaml=yaml_body)
                 if query is not None:
                     kwargs["query"] = _parse_query(query)
                 result = view(**kwargs)

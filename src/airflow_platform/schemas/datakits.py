@@ -359,3 +359,36 @@ class DeploymentStatus(Deployment):
 
 def dag_id_for(datakit: str, environment: str) -> str:
     return f"datakit__{datakit}__{environment}"
+
+
+def configuration_problems(
+    schema: dict[str, dict[str, Any]], values: dict[str, Any], *, complete: bool = False
+) -> list[str]:
+    """What is wrong with ``values`` for a kit's configuration ``schema`` (empty when nothing is).
+
+    Unknown keys and wrong types are always refused; with ``complete`` (the merged configuration a
+    run gets), a ``required`` key without a value is too.
+    """
+    fields = {key: ConfigField.model_validate(spec) for key, spec in schema.items()}
+    problems = [f"{key}: unknown key (the kit declares {', '.join(sorted(fields)) or 'none'})"
+                for key in values if key not in fields]  # fmt: skip
+    for key, value in values.items():
+        field = fields.get(key)
+        if field is not None and value is not None:
+            problem = field.problem_with(value)
+            if problem:
+                problems.append(f"{key}: {problem}")
+    if complete:
+        problems += [
+            f"{key}: required" for key, f in fields.items() if f.required and values.get(key) is None
+        ]
+    return problems
+
+
+def valid_schedule(schedule: str) -> bool:
+    """A cron expression (5 fields, or 6 with seconds) or one of Airflow's presets."""
+    if schedule in PRESETS:
+        return True
+    from croniter import croniter
+
+    return len(schedule.split()) in (5, 6) and bool(croniter.is_valid(schedule))

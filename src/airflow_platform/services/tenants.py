@@ -13,6 +13,9 @@ from airflow_platform.storage import db
 from airflow_platform.storage.tables import (
     api_keys,
     connection_owners,
+    datakit_versions,
+    datakits,
+    deployments,
     oauth_clients,
     tenant_members,
     tenants,
@@ -22,7 +25,7 @@ DEFAULT_TENANT = "default"
 
 #: Tables of objects a tenant owns (each has a ``tenant_id`` column); DELETE is refused while any
 #: of them holds a row of the tenant, unless forced.
-OWNED_TABLES: list[sa.Table] = [api_keys, oauth_clients, connection_owners]
+OWNED_TABLES: list[sa.Table] = [api_keys, oauth_clients, connection_owners, datakits, deployments]
 
 
 _KIND = {"platform_connection_owners": "connections"}
@@ -238,7 +241,24 @@ class TenantService:
                 .delete()
                 .where(sa.column("conn_id").in_(owned_conns))
             )
+            # Their deployments' spec files and kits' manifests go with them (DAGs vanish at next parse).
+            gone_specs = [r.deployment_id for r in conn.execute(
+                sa.select(deployments.c.deployment_id).where(deployments.c.tenant_id == tenant_id)
+            )]  # fmt: skip
+            kit_names = sa.select(datakits.c.name).where(datakits.c.tenant_id == tenant_id)
+            gone_versions = [(r.name, r.version) for r in conn.execute(
+                sa.select(datakit_versions.c.name, datakit_versions.c.version).where(
+                    datakit_versions.c.name.in_(kit_names)
+                )
+            )]  # fmt: skip
+            conn.execute(datakit_versions.delete().where(datakit_versions.c.name.in_(kit_names)))
             for table in OWNED_TABLES:
                 conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
             conn.execute(tenant_members.delete().where(tenant_members.c.tenant_id == tenant_id))
             conn.execute(tenants.delete().where(tenants.c.tenant_id == tenant_id))
+        from airflow_platform.datakits import files
+
+        for dag_id in gone_specs:
+            files.delete_spec(dag_id)
+        for name, version in gone_versions:
+            files.delete_manifest(name, version)

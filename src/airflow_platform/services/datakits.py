@@ -1,0 +1,323 @@
+"""The DataKit registry: kits and their immutable versions, owned by tenants.
+
+A kit's name is its id across the registry (like an image repository), so a deployment's DAG id
+is unique too. Kits registered by a platform admin acting for no tenant are shared: every tenant
+sees and may deploy them; only platform admins change them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from airflow_platform.auth.principal import Principal
+from airflow_platform.datakits import files
+from airflow_platform.exceptions import (
+    ConflictError,
+    PermissionDeniedError,
+    ResourceNotFoundError,
+    ValidationError,
+)
+from airflow_platform.schemas.datakits import (
+    DataKit,
+    DataKitManifest,
+    DataKitVersionInfo,
+    parse_quantity,
+)
+from airflow_platform.storage import db
+from airflow_platform.storage.tables import datakit_versions, datakits, deployments
+
+
+def digest(manifest: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _version_key(version: str) -> tuple[Any, ...]:
+    """Sort key of semantic versions: numbers numerically, a pre-release before its release."""
+    core, _, pre = version.split("+")[0].partition("-")
+    numbers = tuple(int(p) for p in core.split("."))
+    if not pre:
+        return (numbers, 1, ())
+    return (numbers, 0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")))
+
+
+def latest(versions: list[str]) -> str:
+    """The version a deployment gets by default: the highest release, pre-releases only if none."""
+    releases = [v for v in versions if "-" not in v.split("+")[0]]
+    return max(releases or versions, key=_version_key)
+
+
+def check_tenant_limits(requirements: dict[str, Any], limits: dict[str, str], tenant_id: str) -> None:
+    """A kit may not ask for more than its tenant's ``resource_limits`` allow."""
+    problems = []
+    for key in ("cpu", "memory"):
+        wanted, limit = requirements.get(key), limits.get(key)
+        if wanted and limit and parse_quantity(wanted) > parse_quantity(limit):
+            problems.append(f"requirements.{key} {wanted} exceeds the limit {limit}")
+    gpu_limit = limits.get("gpu")
+    if requirements.get("gpu") and gpu_limit is not None and parse_quantity(gpu_limit) < 1:
+        problems.append(f"requirements.gpu is true but the GPU limit is {gpu_limit}")
+    if problems:
+        raise ValidationError(
+            f"Tenant {tenant_id!r} resource limits: {'; '.join(problems)}.",
+            details={"tenant_id": tenant_id, "resource_limits": limits, "requirements": requirements},
+        )
+
+
+class DataKitService:
+    def __init__(
+        self,
+        tenant_limits: Callable[[str], dict[str, str]],
+        folder: str | None = None,
+    ) -> None:
+        #: tenant id → its ``resource_limits`` (injected: the registry needs no tenant internals).
+        self.tenant_limits = tenant_limits
+        self.folder = folder
+
+    # --- visibility ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _visible(principal: Principal) -> Any:
+        if principal.tenant_id is None:
+            return sa.true()
+        return sa.or_(datakits.c.tenant_id == principal.tenant_id, datakits.c.tenant_id.is_(None))
+
+    def _row(self, principal: Principal, name: str) -> Any:
+        with db.reading() as conn:
+            row = conn.execute(
+                sa.select(datakits).where(datakits.c.name == name, self._visible(principal))
+            ).first()
+        if row is None:
+            raise ResourceNotFoundError(f"DataKit {name!r} not found.", details={"datakit_id": name})
+        return row
+
+    @staticmethod
+    def _may_change(principal: Principal, row: Any) -> None:
+        if row.tenant_id is None and not principal.is_platform_admin:
+            raise PermissionDeniedError(f"DataKit {row.name!r} is shared; only platform admins change it.")
+        if principal.tenant_id is not None and row.tenant_id != principal.tenant_id:
+            raise PermissionDeniedError(f"DataKit {row.name!r} belongs to another tenant.")
+
+    def check_limits(self, principal: Principal, requirements: dict[str, Any], tenant_id: str | None) -> None:
+        if tenant_id is not None:
+            check_tenant_limits(requirements, self.tenant_limits(tenant_id), tenant_id)
+
+    # --- register --------------------------------------------------------------------------------
+
+    def register(self, principal: Principal, body: DataKitManifest) -> tuple[DataKit, bool]:
+        """Register a version; answers the kit and whether this call created the version."""
+        try:
+            return self._register(principal, body)
+        except sa.exc.IntegrityError:
+            # Two registrations raced: the loser sees the winner's row and answers like a repeat.
+            return self._register(principal, body)
+
+    def _register(self, principal: Principal, body: DataKitManifest) -> tuple[DataKit, bool]:
+        manifest = body.canonical()
+        sha = digest(manifest)
+        tenant = principal.tenant_id
+        self.check_limits(principal, manifest["requirements"], tenant)
+        now = db.utcnow()
+        with db.transaction() as conn:
+            kit = conn.execute(sa.select(datakits).where(datakits.c.name == body.name)).first()
+            if kit is not None and kit.tenant_id != tenant:
+                raise ConflictError(
+                    f"The name {body.name!r} is taken by another tenant's DataKit; pick another name.",
+                    details={"datakit_id": body.name},
+                )
+            existing = conn.execute(
+                sa.select(datakit_versions.c.digest).where(
+                    datakit_versions.c.name == body.name, datakit_versions.c.version == body.version
+                )
+            ).scalar()
+            if existing is not None:
+                if existing != sha:
+                    raise ConflictError(
+                        f"{body.name} {body.version} is already registered with different content; "
+                        "registered versions never change: register a new version.",
+                        details={"datakit_id": body.name, "version": body.version},
+                    )
+                created = False
+            else:
+                conn.execute(
+                    datakit_versions.insert().values(
+                        name=body.name, version=body.version, manifest=manifest, digest=sha,
+                        created_by=principal.username, created_at=now,
+                    )
+                )  # fmt: skip
+                created = True
+                if kit is None:
+                    conn.execute(
+                        datakits.insert().values(
+                            name=body.name, tenant_id=tenant, type=body.type, description=body.description,
+                            tags=manifest["tags"], latest_version=body.version,
+                            created_by=principal.username, created_at=now, updated_at=now,
+                        )
+                    )  # fmt: skip
+                else:
+                    newest = latest([r.version for r in self._versions(conn, body.name)])
+                    values: dict[str, Any] = {"latest_version": newest, "updated_at": now}
+                    if newest == body.version:  # the kit shows its latest version's description and tags
+                        values.update(type=body.type, description=body.description, tags=manifest["tags"])
+                    conn.execute(datakits.update().where(datakits.c.name == body.name).values(**values))
+                # The file is written inside the transaction: if it fails, nothing is registered.
+                files.write_manifest(manifest, self.folder)
+        return self.get(principal, body.name, body.version), created
+
+    # --- read ------------------------------------------------------------------------------------
+
+    def _versions(self, conn: sa.engine.Connection, name: str) -> list[Any]:
+        rows = conn.execute(
+            sa.select(
+                datakit_versions.c.version, datakit_versions.c.manifest, datakit_versions.c.digest,
+                datakit_versions.c.created_by, datakit_versions.c.created_at,
+            ).where(datakit_versions.c.name == name)
+        ).all()  # fmt: skip
+        return sorted(rows, key=lambda r: _version_key(r.version), reverse=True)
+
+    def _deployed_versions(self, conn: sa.engine.Connection, name: str) -> dict[str, list[str]]:
+        used: dict[str, list[str]] = {}
+        for row in conn.execute(
+            sa.select(deployments.c.deployment_id, deployments.c.version).where(deployments.c.datakit == name)
+        ):
+            used.setdefault(row.version, []).append(row.deployment_id)
+        return used
+
+    def _to_model(self, kit: Any, manifest: dict[str, Any], versions: list[DataKitVersionInfo]) -> DataKit:
+        return DataKit(
+            id=kit.name,
+            name=kit.name,
+            version=manifest["version"],
+            latest_version=kit.latest_version,
+            description=manifest["description"],
+            image=manifest["image"],
+            type=manifest["type"],
+            inputs=manifest["inputs"],
+            outputs=manifest["outputs"],
+            configuration=manifest["configuration"],
+            requirements=manifest["requirements"],
+            tags=manifest["tags"],
+            tenant_id=kit.tenant_id,
+            created_by=kit.created_by,
+            created_at=db.as_utc(kit.created_at),
+            updated_at=db.as_utc(kit.updated_at),
+            versions=versions,
+        )
+
+    def get(self, principal: Principal, name: str, version: str | None = None) -> DataKit:
+        kit = self._row(principal, name)
+        with db.reading() as conn:
+            rows = self._versions(conn, name)
+            used = self._deployed_versions(conn, name)
+        infos = [
+            DataKitVersionInfo(
+                version=r.version, image=r.manifest["image"], digest=r.digest, created_by=r.created_by,
+                created_at=db.as_utc(r.created_at), deployments=sorted(used.get(r.version, [])),
+            )
+            for r in rows
+        ]  # fmt: skip
+        wanted = version or kit.latest_version
+        chosen = next((r for r in rows if r.version == wanted), None)
+        if chosen is None:
+            raise ResourceNotFoundError(
+                f"DataKit {name!r} has no version {wanted!r}.",
+                details={"datakit_id": name, "version": wanted},
+            )
+        return self._to_model(kit, chosen.manifest, infos)
+
+    def manifest(self, principal: Principal, name: str, version: str | None = None) -> dict[str, Any]:
+        kit = self._row(principal, name)
+        wanted = version or kit.latest_version
+        with db.reading() as conn:
+            found = conn.execute(
+                sa.select(datakit_versions.c.manifest).where(
+                    datakit_versions.c.name == name, datakit_versions.c.version == wanted
+                )
+            ).scalar()
+        if found is None:
+            raise ResourceNotFoundError(
+                f"DataKit {name!r} has no version {wanted!r}.",
+                details={"datakit_id": name, "version": wanted},
+            )
+        result: dict[str, Any] = found
+        return result
+
+    def list(
+        self,
+        principal: Principal,
+        limit: int,
+        offset: int,
+        type_: str | None = None,
+        tags: list[str] | None = None,
+        search: str | None = None,
+    ) -> tuple[list[DataKit], int]:
+        where = [self._visible(principal)]
+        if type_:
+            where.append(datakits.c.type == type_)
+        if search:
+            pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(
+                sa.or_(
+                    sa.func.lower(datakits.c.name).like(pattern, escape="\\"),
+                    sa.func.lower(datakits.c.description).like(pattern, escape="\\"),
+                )
+            )
+        with db.reading() as conn:
+            rows = conn.execute(sa.select(datakits).where(*where).order_by(datakits.c.name)).all()
+            if tags:
+                # Tags are a JSON list; portable JSON containment differs per DB, and kits are few.
+                wanted = set(tags)
+                rows = [r for r in rows if wanted <= set(r.tags or [])]
+            total = len(rows)
+            page = rows[offset : offset + limit]
+            manifests = {
+                (r.name, r.version): r.manifest
+                for r in conn.execute(
+                    sa.select(datakit_versions.c.name, datakit_versions.c.version,
+                              datakit_versions.c.manifest)
+                    .where(
+                        sa.tuple_(datakit_versions.c.name, datakit_versions.c.version).in_(
+                            [(r.name, r.latest_version) for r in page]
+                        )
+                    )
+                )
+            } if page else {}  # fmt: skip
+        return [self._to_model(r, manifests[(r.name, r.latest_version)], []) for r in page], total
+
+    # --- delete ----------------------------------------------------------------------------------
+
+    def delete_version(self, principal: Principal, name: str, version: str) -> None:
+        kit = self._row(principal, name)
+        self._may_change(principal, kit)
+        with db.transaction() as conn:
+            users = self._deployed_versions(conn, name).get(version)
+            if users:
+                raise ConflictError(
+                    f"{name} {version} is used by {', '.join(sorted(users))}; "
+                    "undeploy or roll those forward first.",
+                    details={"deployments": sorted(users)},
+                )
+            removed = conn.execute(
+                datakit_versions.delete().where(
+                    datakit_versions.c.name == name, datakit_versions.c.version == version
+                )
+            ).rowcount
+            if not removed:
+                raise ResourceNotFoundError(
+                    f"DataKit {name!r} has no version {version!r}.",
+                    details={"datakit_id": name, "version": version},
+                )
+            remaining = self._versions(conn, name)
+            if not remaining:
+                conn.execute(datakits.delete().where(datakits.c.name == name))
+            elif version == kit.latest_version:
+                conn.execute(
+                    datakits.update()
+                    .where(datakits.c.name == name)
+                    .values(latest_version=latest([r.version for r in remaining]), updated_at=db.utcnow())
+                )
+        files.delete_manifest(name, version, self.folder)
