@@ -271,6 +271,17 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": None,
         "default": "60",
     },
+    "datakit_object_storage_uri": {
+        "description": (
+            "Where DataKit runs on Kubernetes exchange their Parquet files with the pod, when the task "
+            "names no ``object_storage_uri`` (``s3://bucket/prefix``; ``s3://conn_id@bucket/prefix`` uses "
+            "an Airflow connection). Each run uses ``<uri>/<dag_id>/<run_id>/<task_id>/`` and deletes it.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "s3://aws_default@data-lake/datakits",
+        "default": "",
+    },
 }
 
 

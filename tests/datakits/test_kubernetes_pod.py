@@ -237,9 +237,8 @@ def run_on_fake_cluster(
         manifest=manifest,
         runtime="kubernetes",
         namespace="team-a",
-        object_storage_uri=f"file://{tmp_path}/bucket",
         warehouse_path=warehouse,
-        **kwargs,
+        **{"object_storage_uri": f"file://{tmp_path}/bucket", **kwargs},
     )
     context = {
         "run_id": f"manual__{uuid.uuid4().hex[:6]}",
@@ -319,7 +318,9 @@ def test_missing_output_object(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, 
     def lazy(env: dict[str, str]) -> tuple[int, list[str], str | None]:
         return 0, ["did nothing"], None
 
-    _fake, error = run_on_fake_cluster(monkeypatch, tmp_path, warehouse, lazy)
+    # The bucket from [platform] datakit_object_storage_uri this time.
+    monkeypatch.setenv("AIRFLOW__PLATFORM__DATAKIT_OBJECT_STORAGE_URI", f"file://{tmp_path}/bucket")
+    _fake, error = run_on_fake_cluster(monkeypatch, tmp_path, warehouse, lazy, object_storage_uri=None)
     assert isinstance(error, TaskFailed)
     assert "did not write its output file(s) customers.parquet" in str(error)
     assert snapshot(warehouse) == before
@@ -338,5 +339,5 @@ def test_stop_deletes_the_pod() -> None:
 
 def test_kubernetes_needs_object_storage(tmp_path: Path) -> None:
     op = DataKitOperator(task_id="k", image="x:1", runtime="kubernetes", warehouse_path=str(tmp_path / "w"))
-    with pytest.raises(ValueError, match="object_storage_uri"):
+    with pytest.raises(ValueError, match="object_storage_uri"):  # none given, none configured
         op.execute({"run_id": "r"})

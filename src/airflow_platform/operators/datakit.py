@@ -60,7 +60,8 @@ class DataKitOperator(BaseOperator):
     :param namespace: Kubernetes namespace of the pod (the tenant's). (templated)
     :param kubernetes_conn_id: Airflow Kubernetes connection; default: in-cluster / kube config.
     :param object_storage_uri: Kubernetes only: where the run's Parquet files go, e.g.
-        ``s3://bucket/datakits`` (``s3://conn_id@bucket/...`` names an Airflow connection). (templated)
+        ``s3://bucket/datakits`` (``s3://conn_id@bucket/...`` names an Airflow connection); default
+        ``[platform] datakit_object_storage_uri``. (templated)
     :param environment: Extra environment variables for the container; the contract's
         ``DATAKIT_*`` variables cannot be overridden. (templated)
     :param service_account_name: Kubernetes only: the pod's service account (object storage access).
@@ -166,18 +167,23 @@ class DataKitOperator(BaseOperator):
         )
 
     def _make_runtime(self) -> Runtime:
+        from airflow_platform import config
+
         if self.runtime == "kubernetes":
             from airflow_platform.datakits.runtimes.kubernetes import KubernetesRuntime
 
-            if not self.object_storage_uri:
-                raise ValueError("runtime='kubernetes' needs object_storage_uri= (e.g. s3://bucket/datakits)")
+            uri = self.object_storage_uri or config.get("datakit_object_storage_uri")
+            if not uri:
+                raise ValueError(
+                    "runtime='kubernetes' needs object_storage_uri= or [platform] datakit_object_storage_uri "
+                    "(e.g. s3://bucket/datakits)"
+                )
             return KubernetesRuntime(
                 namespace=self.namespace,
-                object_storage_uri=self.object_storage_uri,
+                object_storage_uri=uri,
                 kubernetes_conn_id=self.kubernetes_conn_id,
                 service_account_name=self.service_account_name,
             )
-        from airflow_platform import config
         from airflow_platform.datakits.runtimes.docker import DockerRuntime
 
         return DockerRuntime(
