@@ -8,6 +8,8 @@ warehouse exactly as it was, and leave no container and no work folder behind.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import uuid
 from pathlib import Path
@@ -352,3 +354,13 @@ def test_one_corrupt_output_loads_none(
     with pytest.raises(TaskFailed, match=r"Output refunds\.parquet could not be loaded .*unchanged"):
         op.execute(context())
     assert snapshot(warehouse) == before  # silver.orders was replaced in the transaction, then rolled back
+
+
+def test_engine_from_an_airflow_connection(
+    docker_engine: Any, test_kit_image: str, warehouse: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"  # where docker_engine answered
+    monkeypatch.setenv("AIRFLOW_CONN_DATAKIT_ENGINE", json.dumps({"conn_type": "docker", "host": url}))
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # would fail: the connection must win
+    op = operator(warehouse, docker_conn_id="datakit_engine")
+    assert op.execute(context())["outputs"][0]["rows"] == 3
