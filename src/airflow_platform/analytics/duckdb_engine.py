@@ -86,6 +86,9 @@ _SCALARS: tuple[type, ...] = (
     uuid.UUID,
 )
 
+#: Rows per Arrow batch when a small result is streamed out of DuckDB.
+_ARROW_BATCH_ROWS = 65_536
+
 #: How often a stopped query is interrupted again until it has really stopped (an interrupt
 #: that lands just before DuckDB starts a query is forgotten by it).
 _REINTERRUPT_S = 0.05
@@ -399,7 +402,25 @@ def _check_as_duckdb_reads_it(connection: duckdb.DuckDBPyConnection, query: Read
     function, no table function off the allow-list, no path as a table, and no table that the
     guard's `query.tables` does not list (CTE names aside). This is how a parser differential (the
     Superset CVE-2026-23984 kind) is caught: a table or function sqlglot did not see is refused.
+
+    The outcome depends on the text and DuckDB's parser only, so a text that passed is remembered
+    (per process, bounded) and not serialized again.
     """
+    key = (query.normalized, query.tables, kind)
+    if key in _PASSED_PARSE_CHECK:
+        return
+    _check_parse_tree(connection, query, kind)
+    if len(_PASSED_PARSE_CHECK) >= _PASSED_PARSE_CHECK_MAX:
+        _PASSED_PARSE_CHECK.clear()
+    _PASSED_PARSE_CHECK[key] = None
+
+
+#: Texts (with their table lists and statement kind) that passed `_check_as_duckdb_reads_it`.
+_PASSED_PARSE_CHECK: dict[tuple[str, tuple[str, ...], str], None] = {}
+_PASSED_PARSE_CHECK_MAX = 4096
+
+
+def _check_parse_tree(connection: duckdb.DuckDBPyConnection, query: ReadOnlyQuery, kind: str) -> None:
     text = query.normalized
     if kind == "EXPLAIN":
         prefix = _EXPLAIN_PREFIX.match(text)
@@ -544,7 +565,24 @@ def _fetch_arrow(
         raise ValidationError("The query returned no result set", details={"reason": "no_result"})
     columns = list(relation.columns)
     types = [str(t) for t in relation.types]
-    table = relation.limit(limit + 1).to_arrow_table()
+    if limit < _ARROW_BATCH_ROWS:
+        # Small limits: stream one batch and stop; a LIMIT relation costs ~0.5 ms more to bind.
+        import pyarrow as pa
+
+        reader = relation.to_arrow_reader(_ARROW_BATCH_ROWS)
+        try:
+            batches = []
+            fetched = 0
+            for batch in reader:
+                batches.append(batch)
+                fetched += batch.num_rows
+                if fetched > limit:
+                    break
+        finally:
+            reader.close()
+        table = pa.Table.from_batches(batches, schema=reader.schema)
+    else:
+        table = relation.limit(limit + 1).to_arrow_table()
     truncated = table.num_rows > limit
     if truncated:
         table = table.slice(0, limit)

@@ -140,6 +140,15 @@ def _json_default(value: Any) -> Any:
         return value.total_seconds()
     if isinstance(value, int):  # beyond 64 bits (HUGEINT)
         return str(value)
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    """Text for values JSON, CSV and Parquet have no type for: intervals as ISO 8601 durations."""
+    if all(hasattr(value, a) for a in ("months", "days", "nanoseconds")):
+        seconds = Decimal(value.nanoseconds) / Decimal(1_000_000_000)
+        text = f"P{value.months}M{value.days}DT{seconds.normalize():f}S"
+        return text.replace("P0M", "P").replace("T0S", "") if text != "P0M0DT0S" else "PT0S"
     return str(value)
 
 
@@ -282,7 +291,9 @@ def _plain_types(schema: pyarrow.Schema, fmt: str) -> list[Any]:
             pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
         ):
             plan.append("json")
-        elif pa.types.is_interval(kind) or (fmt == "csv" and pa.types.is_dictionary(kind)):
+        elif (fmt != "arrow" and pa.types.is_interval(kind)) or (
+            fmt == "csv" and pa.types.is_dictionary(kind)
+        ):
             plan.append("string")
         else:
             plan.append(None)
@@ -300,7 +311,7 @@ def _apply(batch: pyarrow.RecordBatch, plan: list[Any]) -> pyarrow.RecordBatch:
             values = [None if v is None else dumps(v).decode() for v in column.to_pylist()]
             column = pa.array(values, type=pa.string())
         elif how == "string":
-            column = pa.array([None if v is None else str(v) for v in column.to_pylist()], type=pa.string())
+            column = pa.array([None if v is None else _text(v) for v in column.to_pylist()], type=pa.string())
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 

@@ -3,9 +3,12 @@
 A query's row in the metadata DB is its shared state. What this module adds is the process side:
 
 * a pool of `max_workers` threads (more queries wait as `queued`);
-* `wait`: a request waits a short while for its query; a query answered within that wait is written
-  to the DB once, finished (one write), and one that is not is written as running, and updated
-  when it ends. Which of the two happens is decided under the job's lock, so the final update can
+* `wait`: a request waits a short while for its query. One that is not done by then is written to
+  the DB as running (before the caller hears its id) and updated when it ends. One answered within
+  the wait is written once, finished, by a background writer that batches such rows into one
+  transaction (`record`): a commit on the metadata DB costs more than a small query, and the
+  caller has its rows already. Until the row is in the DB this process answers for it
+  (`recorded`). Which of the two happens is decided under the job's lock, so the final update can
   never precede the insert;
 * cancels: in the process that runs the query, `cancel` interrupts the engine at once; from any
   other process, `cancel_requested` is set in the DB and this process's watcher, which polls the
@@ -15,6 +18,7 @@ A query's row in the metadata DB is its shared state. What this module adds is t
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import socket
@@ -47,6 +51,7 @@ HEARTBEAT_S = 5.0
 
 class Repository(Protocol):
     def insert(self, values: dict[str, Any]) -> None: ...
+    def insert_many(self, rows: list[dict[str, Any]]) -> None: ...
     def update(self, query_id: str, values: dict[str, Any], *, only_active: bool = False) -> bool: ...
     def cancel_requested(self, query_ids: Any) -> set[str]: ...
     def heartbeat(self, query_ids: Any, at: datetime) -> None: ...
@@ -97,6 +102,13 @@ class Runner:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
+        #: Final rows waiting for the background writer, by query id.
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._pending_lock = threading.Lock()
+        self._pending_wake = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._write_lock = threading.Lock()  # one batch at a time: a flush never races the writer
+        atexit.register(self._flush_at_exit)
 
     # -- submitting and waiting -------------------------------------------------------------
 
@@ -111,11 +123,88 @@ class Runner:
             self._ensure_watcher()
 
     def wait(self, job: Job, seconds: float) -> None:
-        """Wait up to `seconds`, then make sure the job's row exists (final, or running)."""
+        """Wait up to `seconds`; then a running job's row is written, a finished one's queued."""
         job.done.wait(max(0.0, seconds))
-        if not job.persisted:
-            self._persist(job)
-            self._ensure_watcher()
+        with job.lock:
+            if job.persisted:
+                return
+            if job.final:
+                job.persisted = True
+                self.record({**job.row, "runner": self.identity})
+                return
+        self._persist(job)
+        self._ensure_watcher()
+
+    # -- rows written behind ----------------------------------------------------------------
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Insert a final row soon, batched with others (see the module's docstring)."""
+        with self._pending_lock:
+            self._pending[row["query_id"]] = row
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write_behind, name="platform-query-writer", daemon=True
+                )
+                self._writer.start()
+        self._pending_wake.set()
+
+    def recorded(self, query_id: str) -> dict[str, Any] | None:
+        """A final row of this process that the writer has not written yet."""
+        with self._pending_lock:
+            row = self._pending.get(query_id)
+            return dict(row) if row is not None else None
+
+    def recorded_with_key(self, cache_key: str) -> dict[str, Any] | None:
+        """The newest completed, not yet written row of this process with this cache key."""
+        with self._pending_lock:
+            found = [
+                r
+                for r in self._pending.values()
+                if r.get("cache_key") == cache_key and r.get("status") == "completed"
+            ]
+        return dict(max(found, key=lambda r: r["finished_at"])) if found else None
+
+    def flush(self) -> None:
+        """Write the pending rows now (history lists read the DB)."""
+        with self._pending_lock:
+            rows = list(self._pending.values())
+        if rows:
+            self._write(rows)
+
+    def _flush_at_exit(self) -> None:
+        try:
+            self.flush()
+        except Exception:
+            log.warning("Analytics queries of this process were not all recorded", exc_info=True)
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        with self._write_lock:
+            with self._pending_lock:  # what is still pending: another batch may have taken some
+                rows = [r for r in rows if self._pending.get(r["query_id"]) is r]
+            if rows:
+                self.repository.insert_many(rows)
+        with self._pending_lock:
+            for row in rows:
+                if self._pending.get(row["query_id"]) is row:
+                    del self._pending[row["query_id"]]
+
+    def _write_behind(self) -> None:
+        failures = 0
+        while True:
+            self._pending_wake.wait(1.0)
+            self._pending_wake.clear()
+            with self._pending_lock:
+                rows = list(self._pending.values())
+            if not rows:
+                continue
+            try:
+                self._write(rows)
+                failures = 0
+            except Exception:
+                failures += 1
+                log.warning("Could not record %d analytics queries; retrying", len(rows), exc_info=True)
+                time.sleep(min(5.0, 0.1 * 2**failures))
+                self._pending_wake.set()
 
     def active(self, tenant_id: str | None = None) -> int:
         with self._lock:

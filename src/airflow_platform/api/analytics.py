@@ -125,7 +125,21 @@ def _forbidden_files() -> frozenset[str]:
     return frozenset()
 
 
+_settings_cache: list[tuple[float, AnalyticsSettings]] = []
+#: Settings are read at most once a second: reading a dozen options costs more than a small query.
+_SETTINGS_TTL_S = 1.0
+
+
 def settings() -> AnalyticsSettings:
+    now = time.monotonic()
+    if _settings_cache and _settings_cache[0][0] > now:
+        return _settings_cache[0][1]
+    current = _read_settings()
+    _settings_cache[:] = [(now + _SETTINGS_TTL_S, current)]
+    return current
+
+
+def _read_settings() -> AnalyticsSettings:
     results = config.get("analytics_results_path") or os.path.join(
         config.airflow_home(), "platform", "query-results"
     )
@@ -152,7 +166,7 @@ def service() -> AnalyticsService:
     """The analytics service for the current configuration (rebuilt only when it changes)."""
     current = settings()
     with _service_lock:
-        if _service_cache and _service_cache[0][0] == current:
+        if _service_cache and (_service_cache[0][0] is current or _service_cache[0][0] == current):
             return _service_cache[0][1]
         made = AnalyticsService(
             current,

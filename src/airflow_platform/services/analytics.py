@@ -324,7 +324,10 @@ class AnalyticsService:
     def _from_cache(self, row: dict[str, Any], cache_key: str) -> Execution | None:
         started = time.perf_counter()
         since = row["submitted_at"] - timedelta(seconds=self.settings.cache_ttl_s)
-        hit = self.repository.find_cached(cache_key, since)
+        pending = self.runner.recorded_with_key(cache_key)
+        hit: Any = _RowView(pending) if pending is not None and pending["finished_at"] >= since else None
+        if hit is None:
+            hit = self.repository.find_cached(cache_key, since)
         if hit is None or not self.store.exists(hit.result_path):
             return None
         try:
@@ -346,7 +349,7 @@ class AnalyticsService:
             execution_time_ms=round((time.perf_counter() - started) * 1000, 3),
             runner=self.runner.identity,
         )
-        self.repository.insert(row)
+        self.runner.record(dict(row))
         document = self._document(row)
         document.metadata.cached_query_id = hit.query_id
         return Execution(document, ResultReader(path))
@@ -381,12 +384,13 @@ class AnalyticsService:
                 if current is None or current.status in FINAL_STATUSES:
                     break
                 time.sleep(0.05)
-        latest = self.repository.get(query_id)
+        latest = self._row(query_id)
         return self._document(latest if latest is not None else row)
 
     def history(self, principal: Principal, query: QueryHistoryQuery) -> QueryHistory:
         """Your queries; a platform admin acting across tenants sees everyone's."""
         everyone = principal.is_platform_admin and principal.tenant_id is None
+        self.runner.flush()
         rows, total = self.repository.list(
             username=None if everyone else principal.username,
             tenant_id=principal.tenant_id,
@@ -419,8 +423,15 @@ class AnalyticsService:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    def _row(self, query_id: str) -> Any:
+        """The query's row: this process's not yet written one, else the DB's."""
+        pending = self.runner.recorded(query_id)
+        if pending is not None:
+            return _RowView(pending)
+        return self.repository.get(query_id)
+
     def _visible_row(self, principal: Principal, query_id: str) -> Any:
-        row = self.repository.get(query_id) if _QUERY_ID.match(query_id) else None
+        row = self._row(query_id) if _QUERY_ID.match(query_id) else None
         if row is None or not (
             (principal.is_platform_admin and principal.tenant_id is None)
             or (row.username == principal.username and row.tenant_id == principal.tenant_id)
@@ -544,6 +555,16 @@ class AnalyticsService:
 
 
 _QUERY_ID = re.compile(r"^q_[0-9a-f]{24}$")
+
+
+class _RowView:
+    """A row dict read like a DB row (attribute access)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:
+        return None
 
 
 def _require_parameters(query: ReadOnlyQuery, values: Mapping[str, Any]) -> None:

@@ -24,6 +24,22 @@ class QueryRepository:
         with db.transaction() as conn:
             conn.execute(q.insert().values(**values))
 
+    def insert_many(self, rows: builtins.list[dict[str, Any]]) -> None:
+        """Several rows in one transaction; a row already there is skipped (a retry after a failure
+        may find part of its batch written)."""
+        if not rows:
+            return
+        with db.transaction() as conn:
+            present = {
+                r.query_id
+                for r in conn.execute(
+                    sa.select(q.c.query_id).where(q.c.query_id.in_([row["query_id"] for row in rows]))
+                )
+            }
+            fresh = [_complete(row) for row in rows if row["query_id"] not in present]
+            if fresh:
+                conn.execute(q.insert(), fresh)
+
     def update(self, query_id: str, values: dict[str, Any], *, only_active: bool = False) -> bool:
         """Change a query; with `only_active`, only while it is queued or running (a final state is final)."""
         statement = q.update().where(q.c.query_id == query_id)
@@ -119,3 +135,11 @@ class QueryRepository:
         if ids:
             with db.transaction() as conn:
                 conn.execute(q.update().where(q.c.query_id.in_(ids)).values(result_path=None))
+
+
+_COLUMNS = tuple(c.name for c in q.c)
+
+
+def _complete(row: dict[str, Any]) -> dict[str, Any]:
+    """Every column named (an executemany insert needs the same keys in each row)."""
+    return {name: row.get(name) for name in _COLUMNS}
