@@ -22,6 +22,7 @@ import duckdb
 import pytest
 from kubernetes.client import ApiClient
 from kubernetes.client import models as k8s
+from kubernetes.client.exceptions import ApiException
 
 from airflow_platform import compat
 from airflow_platform.datakits import contract
@@ -75,6 +76,8 @@ class FakeCoreV1Api:
 
     def read_namespaced_pod(self, name: str, namespace: str, **_: Any) -> k8s.V1Pod:
         exit_code, _lines, reason = self._run()
+        if name in self.deleted:
+            raise ApiException(status=404, reason="Not Found")
         terminated = k8s.V1ContainerStateTerminated(exit_code=exit_code, finished_at=self._finished)
         status = k8s.V1ContainerStatus(
             name="base",
@@ -218,7 +221,12 @@ def warehouse(tmp_path: Path) -> str:
 
 
 def run_on_fake_cluster(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warehouse: str, kit: Kit, **kwargs: Any
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    warehouse: str,
+    kit: Kit,
+    made: list[DataKitOperator] | None = None,
+    **kwargs: Any,
 ) -> tuple[FakeCoreV1Api, Any]:
     fake = FakeCoreV1Api(kit)
     monkeypatch.setattr(KubernetesRuntime, "kube_client", property(lambda self: fake))
@@ -244,6 +252,8 @@ def run_on_fake_cluster(
         "run_id": f"manual__{uuid.uuid4().hex[:6]}",
         "dag_run": SimpleNamespace(conf={"batch_size": 99}),
     }
+    if made is not None:
+        made.append(op)
     try:
         return fake, op.execute(context)
     except Exception as e:
@@ -337,7 +347,28 @@ def test_stop_deletes_the_pod() -> None:
     assert runtime.stopped
 
 
-def test_kubernetes_needs_object_storage(tmp_path: Path) -> None:
+def test_on_kill_during_a_run_deletes_the_pod(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warehouse: str
+) -> None:
+    before = snapshot(warehouse)
+    operators: list[DataKitOperator] = []
+
+    def killed(env: dict[str, str]) -> tuple[int, list[str], str | None]:
+        operators[0].on_kill()  # as Airflow does on SIGTERM, while the pod runs
+        return 143, ["terminated"], None
+
+    fake, error = run_on_fake_cluster(monkeypatch, tmp_path, warehouse, killed, made=operators)
+    assert isinstance(error, TaskFailed)
+    assert "stopped" in str(error)
+    assert len(fake.deleted) == 1
+    assert snapshot(warehouse) == before
+    assert list((tmp_path / "bucket").rglob("*.parquet")) == []
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_kubernetes_needs_object_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__PLATFORM__DATAKIT_WORK_DIR", str(tmp_path / "work"))
     op = DataKitOperator(task_id="k", image="x:1", runtime="kubernetes", warehouse_path=str(tmp_path / "w"))
     with pytest.raises(ValueError, match="object_storage_uri"):  # none given, none configured
         op.execute({"run_id": "r"})
+    assert not (tmp_path / "work").exists() or list((tmp_path / "work").iterdir()) == []

@@ -229,8 +229,8 @@ class DataKitOperator(BaseOperator):
             ", ".join(f"{p.name}<-{p.qualified}" for p in plan.inputs) or "none",
             ", ".join(f"{p.name}->{p.qualified}" for p in plan.outputs) or "none",
         )
-        workdir = _make_workdir(config.get("datakit_work_dir") or None)
         runtime = self._make_runtime()
+        workdir = _make_workdir(config.get("datakit_work_dir") or None)
         self._runtime = runtime
         try:
             staged = contract.stage_inputs(warehouse, plan.inputs, workdir / "inputs", lock_wait_s=lock_wait)

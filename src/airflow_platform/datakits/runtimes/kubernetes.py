@@ -139,7 +139,6 @@ class KubernetesRuntime:
         from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
 
         inputs, outputs = self.uris(job)
-        self._upload(workdir / "inputs", inputs)
         pod = self.build_pod(job)
         manager = PodManager(kube_client=self.kube_client)
         tail = LogTail()
@@ -151,6 +150,7 @@ class KubernetesRuntime:
             return message
 
         try:
+            self._upload(workdir / "inputs", inputs)
             with self._lock:
                 if self.stopped:
                     raise DataKitError("The task was stopped before its pod was created")
@@ -170,6 +170,10 @@ class KubernetesRuntime:
             exit_code = _exit_code(remote)
             if exit_code == 0:
                 self._download(outputs, workdir / "outputs")
+        except Exception:
+            if self.stopped:  # on_kill deleted the pod under PodManager's feet
+                raise DataKitError("The task was stopped; its pod was deleted") from None
+            raise
         finally:
             self.stop_pod(manager)
             self._delete_prefix(job)
