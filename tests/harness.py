@@ -204,6 +204,58 @@ class AirflowServer:
         self.stop()
         raise RuntimeError(f"Airflow server did not answer within {timeout}s:\n{self.log_tail()}")
 
+    def start_scheduler(self) -> None:
+        """Run DAGs too: the scheduler (and Airflow 3's separate DAG processor) on this installation.
+
+        Airflow 3 runs tasks with the LocalExecutor (it works on SQLite), Airflow 2 with the
+        SequentialExecutor (the only one SQLite allows there).
+        """
+        executor = "LocalExecutor" if airflow_major() >= 3 else "SequentialExecutor"
+        env = {
+            **os.environ,
+            **self.env,
+            "AIRFLOW__CORE__EXECUTOR": executor,
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+        }
+        commands = [["scheduler"]] + ([["dag-processor"]] if airflow_major() >= 3 else [])
+        for command in commands:
+            log = self.log_path.with_name(f"{self.log_path.stem}-{command[0]}.log").open("ab")
+            self.extra_processes.append(
+                subprocess.Popen(
+                    [AIRFLOW_BIN, *command],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def stop_scheduler(self) -> None:
+        for proc in self.extra_processes:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+        self.extra_processes.clear()
+
+    def scheduler_log_tail(self, chars: int = 4000) -> str:
+        parts = []
+        for name in ("scheduler", "dag-processor"):
+            path = self.log_path.with_name(f"{self.log_path.stem}-{name}.log")
+            if path.exists():
+                parts.append(f"--- {name}\n" + path.read_text(errors="replace")[-chars:])
+        return "\n".join(parts)
+
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 

@@ -13,12 +13,13 @@ No Airflow import here: runtimes and the operator translate these errors into ta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -324,6 +325,23 @@ def connect(path: str, *, read_only: bool, lock_wait_s: float) -> duckdb.DuckDBP
             pause = min(pause * 1.6, 0.5)
 
 
+@contextlib.contextmanager
+def _writing(warehouse: str, lock_wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The write connection, announced to the web tier's readers so they let the file go at once
+    (``analytics.access``); without that they would hold it until their keep-alive ends."""
+    from airflow_platform.analytics.access import open_for_writing
+    from airflow_platform.exceptions import ServiceUnavailableError
+
+    try:
+        with open_for_writing(warehouse, wait_s=lock_wait_s) as con:
+            yield con
+    except ServiceUnavailableError:
+        raise WarehouseBusyError(
+            f"The warehouse {warehouse} stayed locked by another process for {lock_wait_s:g}s",
+            details={"path": warehouse},
+        ) from None
+
+
 def stage_inputs(warehouse: str, ports: list[Port], directory: Path, *, lock_wait_s: float) -> dict[str, int]:
     """Export each input table as ``<directory>/<name>.parquet``; answers rows per input.
 
@@ -380,7 +398,7 @@ def load_outputs(
     import duckdb
 
     loaded: list[dict[str, Any]] = []
-    with connect(warehouse, read_only=False, lock_wait_s=lock_wait_s) as con:
+    with _writing(warehouse, lock_wait_s) as con:
         con.execute("BEGIN TRANSACTION")
         current = None
         try:

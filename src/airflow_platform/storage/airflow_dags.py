@@ -11,10 +11,21 @@ import sqlalchemy as sa
 from airflow_platform import compat
 from airflow_platform.storage import db
 
-_dag = sa.table(
-    "dag", sa.column("dag_id"), sa.column("is_paused"), sa.column("fileloc"),
-    sa.column("has_import_errors"), sa.column("next_dagrun_create_after"),
-)  # fmt: skip
+
+def _utc_datetime() -> Any:
+    # Airflow's own column type: SQLite keeps datetimes as text, and this is how Airflow reads them.
+    from airflow.utils.sqlalchemy import UtcDateTime
+
+    return UtcDateTime()
+
+
+def _dag() -> Any:
+    return sa.table(
+        "dag", sa.column("dag_id"), sa.column("is_paused", sa.Boolean), sa.column("fileloc"),
+        sa.column("next_dagrun_create_after", _utc_datetime()),
+    )  # fmt: skip
+
+
 _import_error = sa.table("import_error", sa.column("filename"), sa.column("stacktrace"))
 
 
@@ -30,14 +41,16 @@ class DagState:
 def dag_state(dag_id: str, factory_file: str, runs: int = 5) -> DagState:
     date = compat.dag_run_date_column()
     dag_run = sa.table(
-        "dag_run", sa.column("dag_id"), sa.column("run_id"), sa.column("state"), sa.column(date),
-        sa.column("start_date"), sa.column("end_date"), sa.column("id"),
+        "dag_run", sa.column("dag_id"), sa.column("run_id"), sa.column("state"),
+        sa.column(date, _utc_datetime()), sa.column("start_date", _utc_datetime()),
+        sa.column("end_date", _utc_datetime()), sa.column("id"),
     )  # fmt: skip
     state = DagState()
+    _dag_table = _dag()
     with db.reading() as conn:
         row = conn.execute(
-            sa.select(_dag.c.is_paused, _dag.c.fileloc, _dag.c.next_dagrun_create_after).where(
-                _dag.c.dag_id == dag_id, compat.dag_active_clause()
+            sa.select(_dag_table.c.is_paused, _dag_table.c.next_dagrun_create_after).where(
+                _dag_table.c.dag_id == dag_id, compat.dag_active_clause()
             )
         ).first()
         if row is not None:
@@ -62,6 +75,7 @@ def dag_state(dag_id: str, factory_file: str, runs: int = 5) -> DagState:
 def set_paused(dag_id: str, paused: bool) -> bool:
     """Pause or unpause a DAG Airflow already knows; False when it does not know it yet."""
     with db.transaction() as conn:
+        table = _dag()
         return bool(
-            conn.execute(_dag.update().where(_dag.c.dag_id == dag_id).values(is_paused=paused)).rowcount
+            conn.execute(table.update().where(table.c.dag_id == dag_id).values(is_paused=paused)).rowcount
         )
