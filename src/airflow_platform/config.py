@@ -185,12 +185,13 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "analytics_lock_wait_seconds": {
         "description": (
             "How long a query waits for a writer (a DataKit task loading data) to release the warehouse "
-            "file before it answers 503.\n"
+            "file before it answers 503. Keep it below ``analytics_sync_wait_seconds`` so that callers "
+            "get the 503 itself rather than a ``running`` query that fails later.\n"
         ),
         "version_added": "0.1.0",
         "type": "integer",
         "example": None,
-        "default": "5",
+        "default": "3",
     },
     "analytics_keepalive_seconds": {
         "description": (

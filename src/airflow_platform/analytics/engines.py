@@ -105,7 +105,7 @@ def checked(sql: str, dialect: str, allowed_schemas: frozenset[str] | None) -> R
 class WarehouseSettings:
     memory_limit: str = "1GB"
     threads: int = 0
-    lock_wait_s: float = 5.0
+    lock_wait_s: float = 3.0
     keepalive_s: float = 2.0
 
 

@@ -246,7 +246,7 @@ class Runner:
                 return
             job.status = "running"
             started = utcnow()
-            job.row["started_at"] = started
+            job.row.update(status="running", started_at=started)
             persisted = job.persisted
         if persisted:
             self.repository.update(
