@@ -215,6 +215,8 @@ class AirflowServer:
             **os.environ,
             **self.env,
             "AIRFLOW__CORE__EXECUTOR": executor,
+            # Executors start `airflow tasks run ...` by name: this venv's airflow must come first.
+            "PATH": f"{Path(AIRFLOW_BIN).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
