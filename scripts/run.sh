@@ -27,6 +27,17 @@ fi
 (umask 077; cp "$key_file" .airflow/api-key)
 api_key="$(cat "$key_file")"
 
+echo "==> seeding the demo warehouse (bronze, silver, gold)"
+airflow-platform demo seed
+
+example_kit="datakits_examples/customer_cleanse"
+if docker info >/dev/null 2>&1; then
+  echo "==> building the example DataKit image (customer-cleanse)"
+  bash "$example_kit/build.sh" || echo "    (build failed: the bronze_to_silver_pipeline example will fail until it builds)"
+else
+  echo "==> no Docker engine here: the example DataKit image is not built (DataKit runs need Docker)"
+fi
+
 pids=()
 stop() { trap - INT TERM EXIT; echo; echo "==> stopping"; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop INT TERM EXIT
@@ -52,6 +63,12 @@ for _ in $(seq 1 120); do
 done
 curl -fsS "http://127.0.0.1:$PORT/api/v1/platform/health" >/dev/null || { echo "server did not come up; see $logs"; exit 1; }
 
+# The example kit in the registry (idempotent: the same version again is accepted as is).
+curl -fsS -o /dev/null -X POST -H "X-API-Key: $api_key" -H "Content-Type: application/yaml" \
+  --data-binary "@$example_kit/datakit.yaml" "http://127.0.0.1:$PORT/api/v1/datakits" \
+  && echo "==> registered the example DataKit customer-cleanse 1.0.0" \
+  || echo "==> could not register the example DataKit; see $logs"
+
 cat <<INFO
 
   Airflow $AIRFLOW_VERSION with Airflow Platform is running on http://localhost:$PORT
@@ -60,6 +77,9 @@ cat <<INFO
   Health:      curl -s http://localhost:$PORT/api/v1/platform/health
   Tenants:     curl -s -H "X-API-Key: \$(cat .airflow/api-key)" http://localhost:$PORT/api/v1/platform/tenants
   API docs:    http://localhost:$PORT/api/v1/platform/docs
+  CLI:         export AIRFLOW_PLATFORM_URL=http://localhost:$PORT AIRFLOW_PLATFORM_API_KEY=\$(cat .airflow/api-key)
+  Example:     airflow-cli dags unpause bronze_to_silver_pipeline && airflow-cli dags trigger bronze_to_silver_pipeline
+               (runs the customer-cleanse DataKit: bronze.customers_raw -> silver.customers)
   Logs:        $logs
   Stop:        Ctrl+C
 
