@@ -123,10 +123,10 @@ def test_failed_run_shows_as_failing(
     with duckdb.connect(SESSION_ENV["AIRFLOW__PLATFORM__WAREHOUSE_PATH"], read_only=True) as con:
         before = con.execute(f"SELECT count(*) FROM silver.{TARGET}").fetchone()
     client = PlatformClient(base_url=actors.base_url, api_key=actors.admin_key)
-    # No input override: the kit's default input bronze.customers does not exist in the demo warehouse.
+    # The input table does not exist: the task fails before any container starts.
     with httpx.Client(base_url=actors.base_url, headers={"X-API-Key": actors.admin_key}) as admin:
         r = admin.post(f"{KITS}/customer-cleanse/deploy",
-                       json={"environment": "broken",
+                       json={"environment": "broken", "inputs": {"customers": "bronze.does_not_exist"},
                              "outputs": {"customers": f"silver.{TARGET}"}})  # fmt: skip
         assert r.status_code in (200, 201), r.text
         broken = f"{KITS}/deployments/datakit__customer-cleanse__broken"
