@@ -223,6 +223,9 @@ def test_export_import_round_trip(actors: Actors, pg: dict) -> None:
             400,
             "VALIDATION_ERROR",
         )
+        bomb = b'a: &a ["x","x"]\nb: &b [*a,*a]\nconnections: [*b,*b]\n'
+        refused = bob.post(f"{CONNS}/import", content=bomb, headers={"Content-Type": "application/yaml"})
+        assert "aliases" in error_of(refused, 400, "VALIDATION_ERROR")["message"]
 
 
 def test_admin_secret_export_round_trip_keeps_passwords(actors: Actors, pg: dict) -> None:

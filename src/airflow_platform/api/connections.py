@@ -14,7 +14,7 @@ from airflow_platform import compat, config
 from airflow_platform.api.authn import tenant_service
 from airflow_platform.api.errors import validation_error
 from airflow_platform.api.paths import API_PREFIX
-from airflow_platform.api.routing import PlatformBlueprint
+from airflow_platform.api.routing import PlatformBlueprint, load_yaml
 from airflow_platform.auth.principal import Principal
 from airflow_platform.exceptions import ValidationError
 from airflow_platform.schemas.common import PageQuery, RequestModel
@@ -92,13 +92,13 @@ def export_connections(principal: Principal, query: ExportQuery) -> Response:
 
 def _import_items() -> list[ConnectionExport]:
     raw = request.get_data(cache=True)
-    try:
-        if "yaml" in (request.mimetype or ""):
-            document: Any = yaml.safe_load(raw)
-        else:
+    if "yaml" in (request.mimetype or ""):
+        document: Any = load_yaml(raw)  # refuses aliases: no billion-laughs expansion
+    else:
+        try:
             document = orjson.loads(raw)
-    except (yaml.YAMLError, orjson.JSONDecodeError) as e:
-        raise ValidationError(f"The import body is not valid YAML/JSON: {str(e).splitlines()[0]}") from None
+        except orjson.JSONDecodeError as e:
+            raise ValidationError(f"The import body is not valid JSON: {str(e).splitlines()[0]}") from None
     if isinstance(document, dict):
         document = document.get("connections")
     if not isinstance(document, list):
