@@ -201,3 +201,28 @@ analytics_queries = sa.Table(
     sa.Column("runner", sa.String(300), nullable=True),
     sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+#: Saved queries: SQL with declared parameters, owned by a tenant; a schedule makes an export DAG
+#: (its spec file is written beside the DataKit deployment specs, ``exports.specs``).
+saved_queries = sa.Table(
+    "platform_saved_queries",
+    metadata,
+    sa.Column("saved_query_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(63), nullable=True, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    # The name's slug: unique per tenant, and what the export files are named after.
+    sa.Column("name_key", sa.String(100), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("query_text", sa.Text, nullable=False),
+    sa.Column("database", sa.String(250), nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("schedule", sa.String(120), nullable=True),
+    sa.Column("output_format", sa.String(16), nullable=True),
+    sa.Column("destination", sa.String(1000), nullable=True),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("tenant_id", "name_key", name="uq_platform_saved_queries_tenant_name"),
+)
