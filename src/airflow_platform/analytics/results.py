@@ -1,10 +1,12 @@
 """Query results: Arrow IPC files every server process can read, and the formats they stream as.
 
-A result is written once, as an Arrow IPC *file* (random access by record batch), so a page of
-rows (`offset`/`limit`) is read by memory-mapping the file and slicing the batches it covers:
-nothing is parsed or copied that the page does not need, and no process holds a whole result in
-memory to serve it. Writing goes to a temporary name and is renamed into place, so a reader never
-sees half a file. A cache hit links the earlier result's file under the new query's name.
+A result is written once, as an Arrow IPC *stream* in record batches of `BATCH_ROWS` rows. A
+page of rows (`offset`/`limit`) is read by memory-mapping the file and slicing the batches it
+covers (reading a batch from a memory map copies nothing), so no process holds a whole result in
+memory to serve it; and a client that wants every row as Arrow gets the file's bytes as they are
+(`raw_chunks`), with nothing serialized again. Writing goes to a temporary name and is renamed
+into place, so a reader never sees half a file. A cache hit links the earlier result's file under
+the new query's name.
 
 The formats (JSON, CSV, Arrow IPC stream, Parquet) are generators of byte chunks, one or a few per
 record batch, so a response streams a result of any size in bounded memory.
@@ -52,7 +54,7 @@ class ResultStore:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         temporary = f"{path}.{uuid.uuid4().hex}.tmp"
         try:
-            with pa.OSFile(temporary, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            with pa.OSFile(temporary, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
                 for batch in table.to_batches(max_chunksize=BATCH_ROWS):
                     writer.write_batch(batch)
             os.replace(temporary, path)
@@ -90,15 +92,28 @@ class ResultReader:
         import pyarrow as pa
 
         if isinstance(source, str):
+            self.path: str | None = source
             self._file: Any = pa.memory_map(source, "r")
-            reader = pa.ipc.open_file(self._file)
+            reader = pa.ipc.open_stream(self._file)
             self.schema: pyarrow.Schema = reader.schema
-            self._batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+            self._batches = list(reader)
         else:
+            self.path = None
             self._file = None
             self.schema = source.schema
             self._batches = source.to_batches(max_chunksize=BATCH_ROWS)
         self.num_rows = sum(b.num_rows for b in self._batches)
+
+    def raw_chunks(self, chunk_bytes: int = 4 << 20) -> Iterator[bytes]:
+        """The whole result as an Arrow IPC stream: the file's own bytes, read in large chunks."""
+        assert self.path is not None
+        with open(self.path, "rb") as f:
+            while chunk := f.read(chunk_bytes):
+                yield chunk
+
+    @property
+    def raw_size(self) -> int | None:
+        return os.path.getsize(self.path) if self.path is not None else None
 
     def batches(self, offset: int = 0, limit: int | None = None) -> Iterator[pyarrow.RecordBatch]:
         """Batches covering rows `offset` .. `offset + limit` (all after `offset` when limit is None)."""

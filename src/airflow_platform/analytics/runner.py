@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 POLL_S = 0.1
 #: How often it tells the DB that they are still running.
 HEARTBEAT_S = 5.0
+#: How long the background writer gathers finished rows before it writes them in one transaction.
+WRITE_BEHIND_S = 0.05
 
 
 class Repository(Protocol):
@@ -192,6 +194,8 @@ class Runner:
         failures = 0
         while True:
             self._pending_wake.wait(1.0)
+            # Gather what arrives meanwhile: one commit for a burst, not one per query.
+            time.sleep(WRITE_BEHIND_S)
             self._pending_wake.clear()
             with self._pending_lock:
                 rows = list(self._pending.values())

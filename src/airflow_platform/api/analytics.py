@@ -201,7 +201,8 @@ def _rows_response(execution: Execution, fmt: str, offset: int, limit: int | Non
     assert reader is not None
     offset = min(offset, reader.num_rows)
     if fmt == "json":
-        count = min(reader.num_rows - offset, MAX_PAGE if limit is None else limit)
+        # POST answers every row the query kept (its own limit); GET pages (limit given).
+        count = reader.num_rows - offset if limit is None else min(limit, reader.num_rows - offset)
         document.offset, document.limit = offset, count
         head = document.model_dump_json(by_alias=True, exclude={"data"}).encode()
         prefix = head[:-1] + b',"data":'
@@ -228,7 +229,12 @@ def _rows_response(execution: Execution, fmt: str, offset: int, limit: int | Non
         "X-Truncated": "true" if document.truncated else "false",
         "Content-Disposition": f'attachment; filename="{document.query_id}.{_EXTENSIONS[fmt]}"',
     }
-    chunks = stream(fmt, reader.schema, reader.batches(offset, count))
+    if fmt == "arrow" and offset == 0 and count == reader.num_rows and reader.path is not None:
+        # Every row, as stored: the file already is the Arrow IPC stream the client asked for.
+        headers["Content-Length"] = str(reader.raw_size)
+        chunks = reader.raw_chunks()
+    else:
+        chunks = stream(fmt, reader.schema, reader.batches(offset, count))
     return Response(_closing(chunks, reader), status=status, mimetype=MEDIA_TYPES[fmt], headers=headers)
 
 

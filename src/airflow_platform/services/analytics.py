@@ -268,18 +268,30 @@ class AnalyticsService:
         )
         self.runner.submit(job, persist_first=run_async)
         if run_async:
-            return Execution(self._document(job.row))
+            with job.lock:  # the worker may be changing the row already
+                return Execution(self._document(job.row))
         self.runner.wait(job, self.settings.sync_wait_s if wait_s is None else wait_s)
         with job.lock:
             status, table, error = job.status, job.table, job.error
             document = self._document(job.row)
             job.table = None
         if status == "completed" and table is not None:
-            return Execution(document, ResultReader(table))
+            path = job.row.get("result_path")
+            return Execution(document, ResultReader(path if path else table))
         if status in ("failed", "cancelled") and error is not None:
             error.details = {**error.details, "query_id": query_id}
             raise error
         return Execution(document)
+
+    def check(
+        self, principal: Principal, sql: str, database: str = WAREHOUSE
+    ) -> tuple[ReadOnlyQuery, frozenset[str] | None]:
+        """The checks `run_query` makes before running (database visible, read-only in its dialect,
+        the tenant's schemas), without running: saved queries check their SQL when saved. Returns the
+        checked query and the schemas it was confined to (None: no schema wall)."""
+        target = self._target(principal, database)
+        schemas = self.tenant_rules(principal).schemas if target.schema_wall else None
+        return checked(sql, target.engine.dialect, schemas), schemas
 
     def _finisher(self, target: _Target, rules: TenantRules) -> Callable[[Job, EngineRun], dict[str, Any]]:
         def finish(job: Job, run: EngineRun) -> dict[str, Any]:

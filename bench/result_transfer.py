@@ -1,0 +1,138 @@
+"""What fetching a large result over HTTP costs, as Arrow and as JSON, against DuckDB in-process.
+
+Starts a real Airflow server (the default version's api-server/webserver) on a fresh SQLite home
+with a 1M-row, 4-column warehouse table, then times, in alternating rounds:
+
+* in-process: ``relation.arrow()`` of ``SELECT * FROM gold.transfer`` on a read-only DuckDB
+  connection, read fully into a ``pyarrow.Table``;
+* Arrow over HTTP: ``POST /api/v1/analytics/query`` with ``Accept: application/vnd.apache.arrow.stream``
+  and ``Accept-Encoding: gzip`` (the server must not gzip Arrow), read with the standard library's
+  ``http.client`` (keep-alive) and decoded into a ``pyarrow.Table``. The same through ``httpx`` is
+  printed too: httpx reads a 26 MB body in 64 KB pieces and takes about twice as long;
+* Arrow of the stored result only (``GET .../query/{id}?format=arrow``): the transfer alone;
+* JSON over HTTP: the same query answered as the JSON document, parsed by the client.
+
+Prints the JSON ratio, then ``arrow_transfer_ratio`` (median HTTP ÷ median in-process) last.
+Goal for Arrow ≤ 2.0. The result cache is off, so every request runs the query.
+
+    make bench NAME=result_transfer
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import orjson
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests import harness
+
+from airflow_platform.analytics.access import open_for_writing
+
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+SQL = "SELECT * FROM gold.transfer"
+ARROW = "application/vnd.apache.arrow.stream"
+
+
+def build(path: str) -> None:
+    with open_for_writing(path) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS gold")
+        con.execute(
+            f"""
+            CREATE OR REPLACE TABLE gold.transfer AS
+            SELECT range AS id, (range % 1000)::INTEGER AS k, (range * 0.5)::DOUBLE AS v,
+                   'name ' || (range % 10000) AS s
+            FROM range({ROWS})
+            """
+        )
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="bench-transfer-"))
+    port = harness.free_port()
+    env = {
+        **harness.airflow_env(home, port=port),
+        "AIRFLOW__PLATFORM__RATE_LIMIT_QUERY": "100000000/hour",
+        "AIRFLOW__PLATFORM__ANALYTICS_CACHE_TTL_SECONDS": "0",
+    }
+    os.environ.update(env)
+    harness.prepare_airflow_home(env)
+    key = harness.create_key(env, harness.ADMIN_USER, "--name", "bench")
+    warehouse = env["AIRFLOW__PLATFORM__WAREHOUSE_PATH"]
+    build(warehouse)
+    body = {"query": SQL, "limit": ROWS, "timeout_seconds": 300}
+    arrow_headers = {
+        "X-API-Key": key,
+        "Accept": ARROW,
+        "Accept-Encoding": "gzip",
+        "Content-Type": "application/json",
+    }
+    with (
+        harness.running_server(env, port, home) as server,
+        httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}, timeout=300) as client,
+        duckdb.connect(warehouse, read_only=True) as local,
+    ):
+        stdlib = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        last_id: list[str] = []
+
+        def in_process() -> pa.Table:
+            return local.sql(SQL).arrow().read_all()
+
+        def arrow_http() -> pa.Table:
+            stdlib.request("POST", "/api/v1/analytics/query", body=orjson.dumps(body), headers=arrow_headers)
+            response = stdlib.getresponse()
+            data = response.read()
+            assert response.status == 200, data[:300]
+            assert response.getheader("Content-Encoding", "identity") == "identity"
+            last_id[:] = [str(response.getheader("X-Query-Id"))]
+            return pa.ipc.open_stream(data).read_all()
+
+        def arrow_httpx() -> pa.Table:
+            response = client.post("/api/v1/analytics/query", json=body, headers={"Accept": ARROW})
+            response.raise_for_status()
+            return pa.ipc.open_stream(response.content).read_all()
+
+        def stored_arrow() -> pa.Table:
+            stdlib.request("GET", f"/api/v1/analytics/query/{last_id[0]}?format=arrow", headers=arrow_headers)
+            response = stdlib.getresponse()
+            return pa.ipc.open_stream(response.read()).read_all()
+
+        def json_http() -> list[dict[str, object]]:
+            response = client.post("/api/v1/analytics/query", json=body)
+            response.raise_for_status()
+            return list(orjson.loads(response.content)["data"])
+
+        warm = (in_process, arrow_http, arrow_httpx, stored_arrow)
+        assert all(fn().num_rows == ROWS for fn in warm)  # the file's pages, imports, connections
+        assert len(json_http()) == ROWS
+        timings: dict[str, list[float]] = {fn.__name__: [] for fn in (*warm, json_http)}
+        for _ in range(ROUNDS):
+            for fn in (*warm, json_http):
+                start = time.perf_counter()
+                fn()
+                timings[fn.__name__].append(time.perf_counter() - start)
+        stdlib.close()
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    local_, arrow_, json_ = median["in_process"], median["arrow_http"], median["json_http"]
+    print(f"{ROWS:,} rows x 4 columns (median of {ROUNDS} rounds, cache off):")
+    print(f"  in-process DuckDB .arrow() read fully:       {local_ * 1e3:.1f} ms")
+    print(f"  Arrow IPC stream over HTTP, decoded:         {arrow_ * 1e3:.1f} ms (http.client)")
+    print(f"                                               {median['arrow_httpx'] * 1e3:.1f} ms (httpx)")
+    print(f"  of which sending the stored result (a GET):  {median['stored_arrow'] * 1e3:.1f} ms")
+    print(f"  JSON over HTTP, parsed:                      {json_ * 1e3:.1f} ms")
+    print(f"json_transfer_ratio: {json_ / local_:.3f}")
+    print(f"arrow_transfer_ratio: {arrow_ / local_:.3f}")
+
+
+if __name__ == "__main__":
+    main()
