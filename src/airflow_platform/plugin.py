@@ -14,7 +14,8 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from airflow_platform.compat import is_airflow_3
+from airflow_platform.compat import is_airflow_3, plugin_menu
+from airflow_platform.ui.menu import menu_items
 
 
 def _platform_blueprints() -> list[Any]:
@@ -54,5 +55,9 @@ class PlatformPlugin(AirflowPlugin):
         from airflow_platform.api.asgi import PlatformRootMiddleware
 
         fastapi_root_middlewares = [{"name": "airflow_platform", "middleware": PlatformRootMiddleware}]
+        # The "Platform" menu: pages open inside Airflow's UI (iframe at /plugin/<url_route>).
+        external_views = plugin_menu(menu_items())
     else:
         flask_blueprints = _LazyBlueprints()
+        # The "Platform" menu of Airflow 2's navigation bar (FAB menu links).
+        appbuilder_menu_items = plugin_menu(menu_items())
