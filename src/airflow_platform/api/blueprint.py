@@ -28,11 +28,9 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         connections,
         datakits,
         docs,
-        graphql,
         health,
         oauth,
         oauth_clients,
-        saved_queries,
         tenants,
     )
     from airflow_platform.ui import views as ui_views
@@ -45,10 +43,8 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         oauth_clients.blueprint,
         oauth.blueprint,
         connections.blueprint,
-        graphql.blueprint,
         datakits.blueprint,
         analytics.blueprint,
-        saved_queries.blueprint,
         ui_views.blueprint,
     ]
 
@@ -98,10 +94,7 @@ def build_blueprint() -> Blueprint:
     platform = Blueprint("platform", __name__)
     for area in _area_blueprints():
         platform.register_blueprint(area)
-    from airflow_platform.api import graphql as graphql_area
-
-    # Paths an area serves without declared operations are not "unknown".
-    exact_routes = {op.rule for op in platform_operations()} | graphql_area.ROUTES
+    exact_routes = {op.rule for op in platform_operations()}
     all_methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     for prefix in PLATFORM_PREFIXES:
         if prefix not in exact_routes:
