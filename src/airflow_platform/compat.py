@@ -282,6 +282,165 @@ def _add_users(sm: Any, emails: list[str], password: str) -> None:
             sm.add_user(email, email.split("@")[0], "(tenant admin)", email, role, password)
 
 
+# --- GraphQL: Airflow's DAGs, runs and task instances, and the actions Airflow's own API takes ------
+
+
+def airflow_models() -> tuple[Any, Any, Any, Any]:
+    """``(DagModel, DagRun, TaskInstance, DagTag)``: their columns carry Airflow's own types
+    (UTC datetimes on SQLite, Airflow 2's pickled run ``conf``), so reads go through them."""
+    from airflow.models.dag import DagModel, DagTag
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+
+    return DagModel, DagRun, TaskInstance, DagTag
+
+
+def dag_schedule_column() -> Any:
+    """What a DAG's schedule reads as: 3 ``timetable_summary``, 2 ``schedule_interval``."""
+    model = airflow_models()[0]
+    return model.timetable_summary if is_airflow_3() else model.schedule_interval
+
+
+def dag_run_logical_date() -> Any:
+    """A run's date for listing and metrics: 3 runs may have no logical date (then ``run_after``)."""
+    import sqlalchemy as sa
+
+    run = airflow_models()[1]
+    if is_airflow_3():
+        return sa.func.coalesce(run.logical_date, run.run_after)
+    return run.execution_date
+
+
+def serialized_dag(dag_id: str, session: Any, run_id: str | None = None) -> Any | None:
+    """The DAG as the scheduler knows it (serialized in the DB): the run's version when given."""
+    if is_airflow_3():
+        from airflow.models.dagbag import DBDagBag
+
+        bag = DBDagBag()
+        if run_id is not None:
+            import sqlalchemy as sa
+
+            run_model = airflow_models()[1]
+            run = session.scalar(
+                sa.select(run_model).where(run_model.dag_id == dag_id, run_model.run_id == run_id)
+            )
+            if run is not None:
+                return bag.get_dag_for_run(run, session=session)
+        return bag.get_latest_version_of_dag(dag_id, session=session)
+    from airflow.models.dagbag import DagBag
+
+    return DagBag(read_dags_from_db=True, load_op_links=False).get_dag(dag_id, session=session)
+
+
+def trigger_dag_run(dag_id: str, run_id: str | None, conf: dict[str, Any] | None, username: str) -> str:
+    """A manual run through Airflow's own ``trigger_dag`` (the one its REST API and CLI use);
+    answers the run id. Airflow 3 gets a logical date (now), as Airflow 2 always has one."""
+    from datetime import datetime, timezone
+
+    from airflow.exceptions import DagNotFound, DagRunAlreadyExists
+
+    from airflow_platform.exceptions import ConflictError, ResourceNotFoundError, ValidationError
+
+    now = datetime.now(timezone.utc)
+    try:
+        if is_airflow_3():
+            from airflow.api.common.trigger_dag import trigger_dag
+            from airflow.utils.types import DagRunTriggeredByType
+
+            run = trigger_dag(
+                dag_id, triggered_by=DagRunTriggeredByType.REST_API, triggering_user_name=username,
+                run_id=run_id, conf=conf, logical_date=now, replace_microseconds=False,
+            )  # fmt: skip
+        else:
+            from airflow.api.common import trigger_dag as trigger_module
+
+            run = cast(Any, trigger_module).trigger_dag(
+                dag_id, run_id=run_id, conf=conf, execution_date=now, replace_microseconds=False
+            )
+    except DagNotFound:
+        raise ResourceNotFoundError(f"DAG {dag_id!r} not found.", details={"dag_id": dag_id}) from None
+    except DagRunAlreadyExists:
+        raise ConflictError(
+            f"DAG {dag_id!r} already has a run {run_id!r}.", details={"dag_id": dag_id, "run_id": run_id}
+        ) from None
+    except (ValueError, TypeError) as e:
+        raise ValidationError(str(e), details={"dag_id": dag_id}) from None
+    if run is None:
+        raise ResourceNotFoundError(f"DAG {dag_id!r} not found.", details={"dag_id": dag_id})
+    return str(run.run_id)
+
+
+def clear_task_instance(dag_id: str, run_id: str, task_id: str) -> bool:
+    """Clear one task of one run the way Airflow's REST clear endpoint does (``dag.clear`` on the
+    serialized DAG, then ``clear_task_instances``, run set back to queued); False when absent."""
+    import sqlalchemy as sa
+    from airflow.utils.state import DagRunState
+
+    _, run_model, _, _ = airflow_models()
+    with orm_session() as session:
+        run = session.scalar(
+            sa.select(run_model).where(run_model.dag_id == dag_id, run_model.run_id == run_id)
+        )
+        if run is None:
+            return False
+        dag = serialized_dag(dag_id, session, run_id=run_id)
+        if dag is None or task_id not in dag.task_dict:
+            return False
+        if is_airflow_3():
+            from airflow.models.taskinstance import clear_task_instances
+
+            tis = dag.clear(dry_run=True, task_ids=[task_id], run_id=run_id, session=session)
+            clear_task_instances(list(tis), session, DagRunState.QUEUED)
+        else:
+            from airflow.models import taskinstance
+
+            date = run.execution_date
+            tis = dag.clear(dry_run=True, task_ids=[task_id], start_date=date, end_date=date, session=session)
+            clear = cast(Any, taskinstance).clear_task_instances
+            clear(list(tis), session, dag=dag, dag_run_state=DagRunState.QUEUED)
+        return True
+
+
+def read_task_log(dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str | None:
+    """One try's log as text, through Airflow's ``TaskLogReader`` (whatever handler is configured);
+    None when there is no such try."""
+    import sqlalchemy as sa
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow.utils.log.log_reader import TaskLogReader
+    from sqlalchemy.orm import joinedload
+
+    ti_model = airflow_models()[2]
+    reader = TaskLogReader()
+    with orm_session() as session:
+        ti: Any = None
+        for model in (ti_model, TaskInstanceHistory):
+            query = sa.select(model).where(
+                model.dag_id == dag_id, model.run_id == run_id, model.task_id == task_id,
+                model.map_index == map_index, model.try_number == try_number,
+            )  # fmt: skip
+            if hasattr(model, "dag_run"):  # Airflow 2's history rows have no relationship to load
+                query = query.options(joinedload(model.dag_run))
+            ti = session.scalar(query)
+            if ti is not None:
+                break
+        if ti is None:
+            return None
+        dag = serialized_dag(dag_id, session, run_id=run_id)
+        if dag is not None and task_id in dag.task_dict:
+            ti.task = dag.get_task(task_id)
+        logs: Any
+        logs, _ = reader.read_log_chunks(ti, try_number, cast(Any, {"download_logs": True}))
+        if is_airflow_3():
+            lines = []
+            for message in logs:
+                stamp = getattr(message, "timestamp", None)
+                level = getattr(message, "level", None)
+                head = " ".join(p for p in (f"[{stamp.isoformat()}]" if stamp else "", str(level or "")) if p)
+                lines.append(f"{head} {message.event}" if head else str(message.event))
+            return "\n".join(lines)
+        return "\n".join(text for _host, text in logs[0]) if logs else ""
+
+
 # --- tasks: what an operator may use (on Airflow 3 a task has no metadata-DB access) ------------
 
 

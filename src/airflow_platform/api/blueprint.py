@@ -28,6 +28,7 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         connections,
         datakits,
         docs,
+        graphql,
         health,
         oauth,
         oauth_clients,
@@ -43,6 +44,7 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         oauth_clients.blueprint,
         oauth.blueprint,
         connections.blueprint,
+        graphql.blueprint,
         datakits.blueprint,
         analytics.blueprint,
         ui_views.blueprint,
@@ -94,7 +96,10 @@ def build_blueprint() -> Blueprint:
     platform = Blueprint("platform", __name__)
     for area in _area_blueprints():
         platform.register_blueprint(area)
-    exact_routes = {op.rule for op in platform_operations()}
+    from airflow_platform.api import graphql as graphql_area
+
+    # Paths an area serves without declared operations are not "unknown".
+    exact_routes = {op.rule for op in platform_operations()} | graphql_area.ROUTES
     all_methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     for prefix in PLATFORM_PREFIXES:
         if prefix not in exact_routes:
