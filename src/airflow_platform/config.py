@@ -283,6 +283,18 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": "s3://aws_default@data-lake/datakits",
         "default": "",
     },
+    "export_allowed_paths": {
+        "description": (
+            "Comma-separated absolute folders that scheduled exports of saved queries may write to with "
+            "``file://`` destinations (a tenant's exports go under ``<folder>/<tenant_id>/``). Empty means "
+            "``{AIRFLOW_HOME}/platform/exports``. ``s3://`` destinations are not limited here: the "
+            "workers' own S3 credentials decide.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/srv/exports,/mnt/reports",
+        "default": "",
+    },
 }
 
 
@@ -364,3 +376,12 @@ def dags_folder() -> str:
 
 def datakits_folder() -> str:
     return get("datakits_folder") or os.path.join(dags_folder(), "platform_datakits")
+
+
+def export_allowed_paths() -> list[str]:
+    """Folders ``file://`` export destinations must lie in (absolute; relative entries are ignored)."""
+    raw = get("export_allowed_paths")
+    paths = [p.strip() for p in raw.split(",") if p.strip()] if raw else []
+    if not paths:
+        paths = [os.path.join(airflow_home(), "platform", "exports")]
+    return [os.path.normpath(p) for p in paths if os.path.isabs(p)]

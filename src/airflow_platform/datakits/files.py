@@ -122,16 +122,22 @@ def spec_files(folder: str | os.PathLike[str] | None = None) -> Iterator[Path]:
     return iter(sorted(p for p in directory.glob("*.json") if not p.name.startswith(".")))
 
 
-def ensure_factory_file(dags_folder: str | os.PathLike[str] | None = None) -> Path:
-    """Put the factory DAG file in the DAG folder once; rewrite it only if its content changed."""
+def ensure_factory_file(
+    dags_folder: str | os.PathLike[str] | None = None,
+    *,
+    name: str = FACTORY_FILE,
+    source: str = FACTORY_SOURCE,
+) -> Path:
+    """Put a factory DAG file (by default the deployments') in the DAG folder once; rewrite it only
+    if its content changed."""
     if dags_folder is None:
         from airflow_platform import config
 
         dags_folder = config.dags_folder()
-    path = Path(dags_folder) / FACTORY_FILE
-    if not path.is_file() or path.read_text(encoding="utf-8") != FACTORY_SOURCE:
+    path = Path(dags_folder) / name
+    if not path.is_file() or path.read_text(encoding="utf-8") != source:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(FACTORY_SOURCE, encoding="utf-8")
+        tmp.write_text(source, encoding="utf-8")
         os.replace(tmp, path)
     return path
