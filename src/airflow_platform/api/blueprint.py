@@ -32,6 +32,7 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         health,
         oauth,
         oauth_clients,
+        saved_queries,
         tenants,
     )
     from airflow_platform.ui import views as ui_views
@@ -47,6 +48,7 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         graphql.blueprint,
         datakits.blueprint,
         analytics.blueprint,
+        saved_queries.blueprint,
         ui_views.blueprint,
     ]
 

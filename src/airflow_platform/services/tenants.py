@@ -17,6 +17,7 @@ from airflow_platform.storage.tables import (
     datakits,
     deployments,
     oauth_clients,
+    saved_queries,
     tenant_members,
     tenants,
 )
@@ -25,7 +26,9 @@ DEFAULT_TENANT = "default"
 
 #: Tables of objects a tenant owns (each has a ``tenant_id`` column); DELETE is refused while any
 #: of them holds a row of the tenant, unless forced.
-OWNED_TABLES: list[sa.Table] = [api_keys, oauth_clients, connection_owners, datakits, deployments]
+OWNED_TABLES: list[sa.Table] = [
+    api_keys, oauth_clients, connection_owners, datakits, deployments, saved_queries,
+]  # fmt: skip
 
 
 _KIND = {"platform_connection_owners": "connections"}
@@ -252,6 +255,12 @@ class TenantService:
                 )
             )]  # fmt: skip
             conn.execute(datakit_versions.delete().where(datakit_versions.c.name.in_(kit_names)))
+            # Their saved queries' export specs too (the export DAGs vanish at the next parse).
+            gone_exports = [r.saved_query_id for r in conn.execute(
+                sa.select(saved_queries.c.saved_query_id).where(
+                    saved_queries.c.tenant_id == tenant_id, saved_queries.c.schedule.is_not(None)
+                )
+            )]  # fmt: skip
             for table in OWNED_TABLES:
                 conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
             conn.execute(tenant_members.delete().where(tenant_members.c.tenant_id == tenant_id))
@@ -262,3 +271,8 @@ class TenantService:
             files.delete_spec(dag_id)
         for name, version in gone_versions:
             files.delete_manifest(name, version)
+        from airflow_platform.exports import specs
+        from airflow_platform.schemas.saved_queries import dag_id_for
+
+        for saved_query_id in gone_exports:
+            specs.delete_spec(dag_id_for(saved_query_id))

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 from typing_extensions import Self
 
 from airflow_platform import exceptions as exc
@@ -29,7 +29,7 @@ from airflow_platform.schemas.analytics import (
     QueryRequest,
     QueryResult,
 )
-from airflow_platform.schemas.common import WireModel
+from airflow_platform.schemas.saved_queries import SavedQuery, SavedQueryList
 from airflow_platform.sdk.airflow_routes import seg
 from airflow_platform.sdk.calls import Call, Op, drop_none
 from airflow_platform.sdk.pagination import AsyncPage, AsyncPaginator, PageData, SyncPage
@@ -69,37 +69,6 @@ def wire_parameter(value: Any) -> Any:
 
 def wire_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     return {name: wire_parameter(value) for name, value in (parameters or {}).items()}
-
-
-class SavedQueryParameter(WireModel):
-    name: str
-    type: str = "string"
-    default: Any = None
-    required: bool = False
-    description: str | None = None
-
-
-class SavedQuery(WireModel):
-    """A saved query as the server answers it (the reference's save body plus registry facts).
-
-    Defined here, tolerant of any extra field, until the server's own model exists in
-    ``schemas/analytics.py``."""
-
-    id: str
-    name: str
-    description: str | None = None
-    query: str
-    database: str | None = None
-    parameters: list[SavedQueryParameter] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    schedule: str | None = None
-    output_format: str | None = None
-    destination: str | None = None
-
-
-class SavedQueryList(WireModel):
-    saved_queries: list[SavedQuery]
-    total_entries: int | None = None
 
 
 def _json_type(value: Any) -> str:
