@@ -152,7 +152,8 @@ def test_pages_need_airflow_login(actors: Actors) -> None:
 def test_menu_opens_every_page(browser: Any, actors: Actors, shots: Path) -> None:
     from airflow_platform.ui.menu import PAGES
 
-    page = login(browser, actors, harness.ADMIN_USER, harness.ADMIN_PASSWORD, start="/")
+    home = "/" if harness.airflow_major() >= 3 else "/home"
+    page = login(browser, actors, harness.ADMIN_USER, harness.ADMIN_PASSWORD, start=home)
     if harness.airflow_major() >= 3:
         # Airflow 3's navigation: "Plugins" → category "Platform" → our external views (iframes).
         for slug, name in PAGES:
