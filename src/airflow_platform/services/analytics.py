@@ -82,6 +82,8 @@ STALE_AFTER = timedelta(seconds=60)
 #: How long a cancel call waits for the query to stop before it answers.
 CANCEL_WAIT_S = 2.0
 SWEEP_EVERY_S = 600.0
+#: A result this small is answered from memory rather than read back from its file.
+SMALL_RESULT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -276,8 +278,11 @@ class AnalyticsService:
             document = self._document(job.row)
             job.table = None
         if status == "completed" and table is not None:
+            # Small results are read from memory; large ones from the file, which can then be sent
+            # as it is (a full Arrow download) and is not held in memory a second time.
             path = job.row.get("result_path")
-            return Execution(document, ResultReader(path if path else table))
+            source = path if path and table.nbytes > SMALL_RESULT_BYTES else table
+            return Execution(document, ResultReader(source))
         if status in ("failed", "cancelled") and error is not None:
             error.details = {**error.details, "query_id": query_id}
             raise error
