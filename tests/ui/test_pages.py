@@ -93,6 +93,9 @@ def warehouse(airflow_server: harness.AirflowServer) -> str:
     return path
 
 
+#: The tenant each user works in (the page's tenant picker remembers it in localStorage).
+ACTS_IN = {"alice": "team-a", "bob": "team-b"}
+
 #: Signed-in browser state per user: Airflow's login form is rate-limited (FAB: 5 per 40 s).
 _SIGNED_IN: dict[str, Any] = {}
 
@@ -105,6 +108,9 @@ def login(browser: Any, actors: Actors, username: str, password: str, start: str
         base_url=actors.base_url, viewport={"width": 1360, "height": 900}, storage_state=state
     )
     context.set_default_timeout(WAIT_MS)
+    tenant = ACTS_IN.get(username)
+    if tenant:  # users of several tenants (alice is, once the tenants tests ran) pick one in the page
+        context.add_init_script(f"window.localStorage.setItem('platform.tenant', {tenant!r});")
     page = context.new_page()
     page.goto(start)
     if state is None:

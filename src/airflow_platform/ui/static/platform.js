@@ -112,6 +112,31 @@
     });
   }
 
+  // Downloads go through fetch, not a plain link: a link cannot send the X-Tenant-ID header that
+  // users of several tenants need.
+  function download(path, filename) {
+    var headers = {};
+    var tenant = tenantHeader();
+    if (tenant) headers["X-Tenant-ID"] = tenant;
+    return fetch(path, { headers: headers, credentials: "same-origin" }).then(function (response) {
+      if (!response.ok) {
+        return response.text().then(function (text) {
+          var payload = null;
+          try { payload = JSON.parse(text); } catch (e) { payload = null; }
+          throw new ApiError(errorMessage(response.status, payload, response.statusText), response.status, payload);
+        });
+      }
+      return response.blob().then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var link = h("a", { href: url, download: filename });
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+      });
+    }).catch(showError);
+  }
+
   function showError(err) { flash(err && err.message ? err.message : String(err), "error"); }
 
   function qs(params) {
@@ -585,8 +610,9 @@
         var cols = page.columns || [];
         var rows = page.data || [];
         clear(results);
-        var csv = h("a", { class: "pf-button", id: "pf-sql-csv", href: "/api/v1/analytics/query/" + encodeURIComponent(page.query_id) + "?format=csv",
-          download: page.query_id + ".csv" }, "Download CSV");
+        var csv = h("button", { class: "pf-button", id: "pf-sql-csv", onclick: function () {
+          download("/api/v1/analytics/query/" + encodeURIComponent(page.query_id) + "?format=csv", page.query_id + ".csv");
+        } }, "Download CSV");
         var total = page.rows_returned || 0;
         var prev = h("button", { disabled: offset === 0, onclick: function () { renderPage(page, Math.max(0, offset - PAGE_SIZE)); } }, "Prev");
         var next = h("button", { disabled: offset + PAGE_SIZE >= total, onclick: function () { renderPage(page, offset + PAGE_SIZE); } }, "Next");
