@@ -7,17 +7,12 @@ file must not hide every other deployment.
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-import orjson
-
+from airflow_platform import spec_dags
 from airflow_platform.datakits import files
-
-log = logging.getLogger(__name__)
 
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 TASK_ID = "run_datakit"
@@ -73,36 +68,6 @@ def build_dag(spec: dict[str, Any]) -> Any:
     return dag
 
 
-def read_spec(path: Path) -> dict[str, Any] | None:
-    try:
-        spec: dict[str, Any] = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as e:
-        log.error("Skipping DataKit deployment spec %s: %s", path, e)
-        return None
-    if spec.get("spec_version") != files.SPEC_VERSION or spec.get("dag_id") != path.stem:
-        log.error(
-            "Skipping DataKit deployment spec %s: not a version-%s spec for that DAG",
-            path,
-            files.SPEC_VERSION,
-        )
-        return None
-    return spec
-
-
 def build_dags(folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Every deployment's DAG, by DAG id (only the running task's DAG inside a task run)."""
-    from airflow_platform.compat import get_parsing_context
-
-    wanted = get_parsing_context().dag_id
-    dags: dict[str, Any] = {}
-    for path in files.spec_files(folder):
-        if wanted is not None and path.stem != wanted:
-            continue
-        spec = read_spec(path)
-        if spec is None:
-            continue
-        try:
-            dags[spec["dag_id"]] = build_dag(spec)
-        except Exception:  # one bad deployment must not hide the others
-            log.exception("Skipping DataKit deployment spec %s: it does not build a DAG", path)
-    return dags
+    return spec_dags.build_dags(files.spec_files(folder), build_dag, files.SPEC_VERSION, "DataKit deployment")

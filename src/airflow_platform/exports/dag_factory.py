@@ -7,17 +7,12 @@ spec is logged and skipped so it cannot hide the others.
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-import orjson
-
+from airflow_platform import spec_dags
 from airflow_platform.exports import specs
-
-log = logging.getLogger(__name__)
 
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 TASK_ID = "export"
@@ -52,36 +47,6 @@ def build_dag(spec: dict[str, Any]) -> Any:
     return dag
 
 
-def read_spec(path: Path) -> dict[str, Any] | None:
-    try:
-        spec: dict[str, Any] = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as e:
-        log.error("Skipping saved-query export spec %s: %s", path, e)
-        return None
-    if spec.get("spec_version") != specs.SPEC_VERSION or spec.get("dag_id") != path.stem:
-        log.error(
-            "Skipping saved-query export spec %s: not a version-%s spec for that DAG",
-            path,
-            specs.SPEC_VERSION,
-        )
-        return None
-    return spec
-
-
 def build_dags(folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Every scheduled saved query's DAG, by DAG id (only the running task's DAG inside a task run)."""
-    from airflow_platform.compat import get_parsing_context
-
-    wanted = get_parsing_context().dag_id
-    dags: dict[str, Any] = {}
-    for path in specs.spec_files(folder):
-        if wanted is not None and path.stem != wanted:
-            continue
-        spec = read_spec(path)
-        if spec is None:
-            continue
-        try:
-            dags[spec["dag_id"]] = build_dag(spec)
-        except Exception:  # one bad spec must not hide the others
-            log.exception("Skipping saved-query export spec %s: it does not build a DAG", path)
-    return dags
+    return spec_dags.build_dags(specs.spec_files(folder), build_dag, specs.SPEC_VERSION, "saved-query export")
