@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,6 +249,16 @@ class AirflowServer:
                         os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=10)
         self.extra_processes.clear()
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 240, interval: float = 1) -> Any:
+        """``check()``'s first truthy value; fails with the scheduler's log after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            time.sleep(interval)
+        raise AssertionError(f"{what} within {timeout}s\n{self.scheduler_log_tail()}")
 
     def scheduler_log_tail(self, chars: int = 4000) -> str:
         parts = []

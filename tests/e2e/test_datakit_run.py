@@ -8,10 +8,8 @@ register (datakit.yaml) → deploy → the DAG appears → trigger (SDK) → the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import httpx
@@ -27,16 +25,6 @@ pytestmark = pytest.mark.e2e
 KITS = "/api/v1/datakits"
 DEPLOYMENT = "datakit__customer-cleanse__e2e"
 TARGET = "customers_e2e"
-
-
-def wait_for(what: str, check: Any, timeout: float, server: harness.AirflowServer) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError(f"{what} within {timeout}s\n{server.scheduler_log_tail()}")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +57,7 @@ def test_register_deploy_trigger_rows(
         def dag_present() -> bool:
             return bool(admin.get(f"{KITS}/deployments/{DEPLOYMENT}").json()["dag_present"])
 
-        wait_for("the deployment's DAG appears", dag_present, 180, airflow_server)
+        airflow_server.wait_for("the deployment's DAG appears", dag_present, 180)
 
     # The web tier reads the warehouse while the task writes it (bounded waits on both sides).
     client = PlatformClient(base_url=actors.base_url, api_key=actors.admin_key)
@@ -130,8 +118,8 @@ def test_failed_run_shows_as_failing(
                              "outputs": {"customers": f"silver.{TARGET}"}})  # fmt: skip
         assert r.status_code in (200, 201), r.text
         broken = f"{KITS}/deployments/datakit__customer-cleanse__broken"
-        wait_for("the broken deployment's DAG appears", lambda: admin.get(broken).json()["dag_present"],
-                 180, airflow_server)  # fmt: skip
+        airflow_server.wait_for("the broken deployment's DAG appears",
+                                lambda: admin.get(broken).json()["dag_present"], 180)  # fmt: skip
         run = client.dags.trigger(dag_id="datakit__customer-cleanse__broken")
         run.wait(timeout=300, poll_interval=2)
         assert run.state == "failed"

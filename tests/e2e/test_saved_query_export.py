@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -43,16 +41,6 @@ def scheduler(airflow_server: harness.AirflowServer) -> Iterator[None]:
         yield
     finally:
         airflow_server.stop_scheduler()
-
-
-def wait_for(what: str, check: Any, timeout: float, server: harness.AirflowServer) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError(f"{what} within {timeout}s\n{server.scheduler_log_tail()}")
 
 
 def test_a_scheduled_saved_query_writes_one_file_per_run(
@@ -92,7 +80,7 @@ def test_a_scheduled_saved_query_writes_one_file_per_run(
         return True
 
     try:
-        wait_for(f"DAG {dag_id} appears", dag_parsed, 180, airflow_server)
+        airflow_server.wait_for(f"DAG {dag_id} appears", dag_parsed, 180)
         run = admin.dags.trigger(dag_id=dag_id, logical_date=datetime(2024, 3, 15, 8, tzinfo=timezone.utc))
         run.wait(timeout=300, poll_interval=2)
         assert run.state == "success", (

@@ -6,7 +6,6 @@ and the number of SQL statements a page of DAGs costs (independent of the page s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,16 +146,6 @@ def error_codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors") or []]
 
 
-def wait_for(what: str, check: Any, server: harness.AirflowServer, timeout: float = 240) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"{what} within {timeout}s\n{server.scheduler_log_tail()}")
-
-
 @pytest.fixture(scope="module")
 def running(airflow_server: harness.AirflowServer, airflow_home: Path, actors: Actors) -> Iterator[None]:
     """The test DAG in the installation's DAG folder, the scheduler running, the DAGs parsed."""
@@ -173,7 +162,7 @@ def running(airflow_server: harness.AirflowServer, airflow_home: Path, actors: A
                 data = ok(admin, "{ dags(limit: 1000) { edges { node { id } } } }")
                 return wanted <= {e["node"]["id"] for e in data["dags"]["edges"]}
 
-            wait_for("the DAGs are parsed", parsed, airflow_server)
+            airflow_server.wait_for("the DAGs are parsed", parsed, 240)
         yield
     finally:
         airflow_server.stop_scheduler()
@@ -240,7 +229,7 @@ def test_trigger_run_logs_clear_and_metrics(
             run = ok(admin, run_query)["dagRun"]
             return run if run["state"] in ("SUCCESS", "FAILED") else None
 
-        run = wait_for("the triggered run finishes", finished, airflow_server)
+        run = airflow_server.wait_for("the triggered run finishes", finished, 240)
         assert run["state"] == "SUCCESS", run
         assert run["duration"] is not None and run["duration"] >= 0
         assert {t["taskId"]: t["state"] for t in run["taskInstances"]} == {"say_hello": "SUCCESS",
@@ -255,7 +244,7 @@ def test_trigger_run_logs_clear_and_metrics(
         cleared = ok(admin, f'mutation {{ clearTask(dagId: "{DAG_ID}", runId: "gql_run_1", taskId: "finish") '
                             "{ taskId state } }")["clearTask"]  # fmt: skip
         assert cleared["taskId"] == "finish" and cleared["state"] != "SUCCESS"
-        run = wait_for("the cleared run finishes again", finished, airflow_server)
+        run = airflow_server.wait_for("the cleared run finishes again", finished, 240)
         assert run["state"] == "SUCCESS"
         tries = {t["taskId"]: t["tryNumber"] for t in run["taskInstances"]}
         assert tries == {"say_hello": 1, "finish": 2}
