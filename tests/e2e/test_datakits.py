@@ -335,3 +335,22 @@ def test_openapi_documents_datakits(admin: httpx.Client) -> None:
     for path in ("/api/v1/datakits/{datakit_id}/deploy", "/api/v1/datakits/deployments/{deployment_id}",
                  "/api/v1/datakits/{datakit_id}/rollback"):  # fmt: skip
         assert path in document["paths"]
+
+
+def test_concurrent_first_deploys_make_one_deployment(admin: httpx.Client, actors: Actors) -> None:
+    """Eight clients deploy the same new environment at once: one creates it, the others update it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert admin.post(KITS, json=kit(name="race-kit", version="1.0.0")).status_code == 201
+
+    def deploy(i: int) -> int:
+        with actors.client(actors.admin_key) as client:
+            body = {"environment": "race", "configuration": {"batch_size": i + 1}}
+            return client.post(f"{KITS}/race-kit/deploy", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(deploy, range(8)))
+    assert sorted(codes) == [200] * 7 + [201], codes
+    history = admin.get(f"{KITS}/deployments/datakit__race-kit__race").json()["history"]
+    assert sorted(e["action"] for e in history) == ["deploy"] + ["redeploy"] * 7
+    assert admin.delete(f"{KITS}/deployments/datakit__race-kit__race").status_code == 204

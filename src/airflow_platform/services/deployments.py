@@ -141,6 +141,15 @@ class DeploymentService:
         self, principal: Principal, name: str, body: DeployRequest, action: str | None = None
     ) -> tuple[Deployment, bool]:
         """Create or update the deployment of ``name`` in ``body.environment``; True when created."""
+        try:
+            return self._deploy(principal, name, body, action)
+        except sa.exc.IntegrityError:
+            # Two first deploys of one environment raced: the loser updates what the winner made.
+            return self._deploy(principal, name, body, action)
+
+    def _deploy(
+        self, principal: Principal, name: str, body: DeployRequest, action: str | None
+    ) -> tuple[Deployment, bool]:
         kit = self.registry.get(principal, name)
         version = body.version or kit.latest_version
         manifest = self.registry.manifest(principal, name, version)
