@@ -61,3 +61,28 @@ def test_server_on_a_postgres_metadata_db(postgres_airflow_server: harness.Airfl
     body = httpx.get(f"{postgres_airflow_server.base_url}/api/v1/platform/health").json()
     assert body["metadata_db"]["dialect"] == "postgresql"
     assert body["metadata_db"]["status"] == "healthy"
+
+
+def test_datakits_and_graphql_on_postgres(postgres_airflow_server: harness.AirflowServer) -> None:
+    """The SQL that reads Airflow's own tables (deployment status, GraphQL metrics) on PostgreSQL."""
+    from tests.actors import MADE_SECRETS
+
+    key = harness.create_key(postgres_airflow_server.env, harness.ADMIN_USER, "--name", "pg")
+    MADE_SECRETS.append(key)
+    kit = {"name": "pg-kit", "version": "1.0.0", "image": "registry.localhost/kits/pg:1.0.0",
+           "inputs": [{"name": "customers"}], "outputs": [{"name": "clean"}]}  # fmt: skip
+    with httpx.Client(base_url=postgres_airflow_server.base_url, headers={"X-API-Key": key}, timeout=30) as c:
+        assert c.post("/api/v1/datakits", json=kit).status_code == 201
+        assert c.post("/api/v1/datakits/pg-kit/deploy", json={"environment": "pg"}).status_code == 201
+        status = c.get("/api/v1/datakits/deployments/datakit__pg-kit__pg")
+        assert status.status_code == 200, status.text
+        assert status.json()["status"] == "pending" and status.json()["history"][0]["action"] == "deploy"
+        metrics = c.post(
+            "/graphql",
+            json={
+                "query": '{ metrics(startDate: "2000-01-01T00:00:00Z", endDate: "2100-01-01T00:00:00Z") '
+                "{ totalRuns successRate averageDuration } }"
+            },
+        )
+        assert metrics.status_code == 200 and not metrics.json().get("errors"), metrics.text
+        assert metrics.json()["data"]["metrics"]["totalRuns"] >= 0
