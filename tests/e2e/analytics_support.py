@@ -59,3 +59,14 @@ def wait_status(c: httpx.Client, query_id: str, status: str, limit_s: float = 60
     while c.get(f"{QUERY}/{query_id}").json()["status"] != status:
         assert time.monotonic() < deadline, f"{query_id} never became {status}"
         time.sleep(0.02)
+
+
+def key_set(actors: Actors, label: str) -> dict[str, str]:
+    """Fresh keys of admin, alice and bob (the `keys` fixture of a module), warehouse seeded."""
+    from airflow_platform.demo.warehouse import seed
+
+    seed(WAREHOUSE)
+    return {
+        who: fresh_key(actors, getattr(actors, f"{who}_key"), f"{label} {who}")
+        for who in ("admin", "alice", "bob")
+    }

@@ -14,7 +14,6 @@ import io
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -24,7 +23,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_platform.analytics.access import open_for_writing
-from airflow_platform.demo.warehouse import seed
 from tests import harness
 from tests.analytics.attack_corpus import ATTACKS, Attack
 from tests.conftest import SESSION_ENV
@@ -36,6 +34,7 @@ from tests.e2e.analytics_support import (
     WAREHOUSE,
     error_of,
     fresh_key,
+    key_set,
     run,
     wait_final,
     wait_status,
@@ -70,30 +69,7 @@ SAVED_EXAMPLE = (
 
 @pytest.fixture(scope="module")
 def keys(actors: Actors) -> dict[str, str]:
-    seed(WAREHOUSE)
-    return {
-        "admin": fresh_key(actors, actors.admin_key, "analytics e2e admin"),
-        "alice": fresh_key(actors, actors.alice_key, "analytics e2e alice"),
-        "bob": fresh_key(actors, actors.bob_key, "analytics e2e bob"),
-    }
-
-
-@pytest.fixture
-def admin(actors: Actors, keys: dict[str, str]) -> Iterator[httpx.Client]:
-    with actors.client(keys["admin"]) as c:
-        yield c
-
-
-@pytest.fixture
-def alice(actors: Actors, keys: dict[str, str]) -> Iterator[httpx.Client]:
-    with actors.client(keys["alice"]) as c:
-        yield c
-
-
-@pytest.fixture
-def bob(actors: Actors, keys: dict[str, str]) -> Iterator[httpx.Client]:
-    with actors.client(keys["bob"]) as c:
-        yield c
+    return key_set(actors, "analytics e2e")
 
 
 # -- the reference -----------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,14 @@ import httpx
 import pytest
 
 from airflow_platform import PlatformClient
-from airflow_platform.demo.warehouse import seed
 from tests.conftest import SESSION_ENV
-from tests.e2e.analytics_support import QUERY, WAREHOUSE, error_of, fresh_key, run, wait_final
+from tests.e2e.analytics_support import (
+    QUERY,
+    error_of,
+    key_set,
+    run,
+    wait_final,
+)
 from tests.e2e.conftest import Actors
 
 pytestmark = pytest.mark.e2e
@@ -71,30 +75,7 @@ def spec_file(saved_query_id: str) -> Path:
 
 @pytest.fixture(scope="module")
 def keys(actors: Actors) -> dict[str, str]:
-    seed(WAREHOUSE)
-    return {
-        "admin": fresh_key(actors, actors.admin_key, "saved queries e2e admin"),
-        "alice": fresh_key(actors, actors.alice_key, "saved queries e2e alice"),
-        "bob": fresh_key(actors, actors.bob_key, "saved queries e2e bob"),
-    }
-
-
-@pytest.fixture
-def admin(actors: Actors, keys: dict[str, str]) -> Iterator[httpx.Client]:
-    with actors.client(keys["admin"]) as c:
-        yield c
-
-
-@pytest.fixture
-def alice(actors: Actors, keys: dict[str, str]) -> Iterator[httpx.Client]:
-    with actors.client(keys["alice"]) as c:
-        yield c
-
-
-@pytest.fixture
-def bob(actors: Actors, keys: dict[str, str]) -> Iterator[httpx.Client]:
-    with actors.client(keys["bob"]) as c:
-        yield c
+    return key_set(actors, "saved queries e2e")
 
 
 def save(c: httpx.Client, **body: Any) -> dict[str, Any]:
