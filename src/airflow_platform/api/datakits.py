@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from flask import Response
 from pydantic import Field
 
-from airflow_platform.api.authn import tenant_service
 from airflow_platform.api.responses import json_response
 from airflow_platform.api.routing import PlatformBlueprint
 from airflow_platform.auth.principal import Principal
@@ -32,21 +31,21 @@ FEATURE = "datakits"  # a tenant with "datakits": false gets 403 on every call h
 TAGS = ["datakits"]
 
 
-def _tenant_limits(tenant_id: str) -> dict[str, str]:
+def _tenant(tenant_id: str) -> Any:
     from airflow_platform.storage import db
     from airflow_platform.storage.tables import tenants
 
     with db.reading() as conn:
-        found = conn.execute(tenants.select().where(tenants.c.tenant_id == tenant_id)).first()
+        return conn.execute(tenants.select().where(tenants.c.tenant_id == tenant_id)).first()
+
+
+def _tenant_limits(tenant_id: str) -> dict[str, str]:
+    found = _tenant(tenant_id)
     return dict(found.resource_limits or {}) if found is not None else {}
 
 
 def _tenant_namespace(tenant_id: str) -> str | None:
-    from airflow_platform.storage import db
-    from airflow_platform.storage.tables import tenants
-
-    with db.reading() as conn:
-        found = conn.execute(tenants.select().where(tenants.c.tenant_id == tenant_id)).first()
+    found = _tenant(tenant_id)
     return found.namespace if found is not None else None
 
 
@@ -55,7 +54,6 @@ def _registry() -> DataKitService:
 
 
 def _deployments() -> DeploymentService:
-    tenant_service()  # the default tenant exists before anything is deployed in it
     return DeploymentService(_registry(), tenant_namespace=_tenant_namespace)
 
 

@@ -150,9 +150,8 @@ class DeploymentService:
     def _deploy(
         self, principal: Principal, name: str, body: DeployRequest, action: str | None
     ) -> tuple[Deployment, bool]:
-        kit = self.registry.get(principal, name)
-        version = body.version or kit.latest_version
-        manifest = self.registry.manifest(principal, name, version)
+        manifest = self.registry.manifest(principal, name, body.version)
+        version = manifest["version"]
         self._check(manifest, body)
         tenant = principal.tenant_id
         self.registry.check_limits(principal, manifest["requirements"], tenant)
