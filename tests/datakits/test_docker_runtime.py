@@ -26,8 +26,15 @@ def job(network: bool | str = False, **requirements: object) -> ContainerJob:
     return ContainerJob(plan=plan, run_id="r1", dag_id="d", task_id="t", network=network)
 
 
+def runtime(default_network_is_isolated: bool = False) -> DockerRuntime:
+    """A runtime that never asks an engine: whether its default network is isolated is given."""
+    rt = DockerRuntime()
+    rt.default_network_is_isolated = default_network_is_isolated  # type: ignore[misc]
+    return rt
+
+
 def test_container_kwargs(tmp_path: Path) -> None:
-    kwargs = DockerRuntime().container_kwargs(job(cpu="1500m", memory="1Gi", gpu=True), tmp_path)
+    kwargs = runtime().container_kwargs(job(cpu="1500m", memory="1Gi", gpu=True), tmp_path)
     assert kwargs["image"] == "registry.local/kit:1.0.0"
     assert kwargs["network_mode"] == "none"
     assert kwargs["nano_cpus"] == 1_500_000_000
@@ -46,11 +53,49 @@ def test_container_kwargs(tmp_path: Path) -> None:
 
 
 def test_network_choices(tmp_path: Path) -> None:
-    runtime = DockerRuntime()
-    assert "network_mode" not in runtime.container_kwargs(job(network=True), tmp_path)  # the engine's default
-    assert runtime.container_kwargs(job(network="etl-net"), tmp_path)["network_mode"] == "etl-net"
-    no_limits = runtime.container_kwargs(job(), tmp_path)
+    rt = runtime()
+    assert "network_mode" not in rt.container_kwargs(job(network=True), tmp_path)  # the engine's default
+    assert rt.container_kwargs(job(network="etl-net"), tmp_path)["network_mode"] == "etl-net"
+    no_limits = rt.container_kwargs(job(), tmp_path)
     assert not {"nano_cpus", "mem_limit", "device_requests"} & set(no_limits)
+
+
+def test_no_network_on_an_engine_without_a_bridge(tmp_path: Path) -> None:
+    """``dockerd --bridge=none`` gives every container a loopback-only namespace: no ``none`` needed.
+
+    (tests/operators checks inside a real container that only ``lo`` is there.)"""
+    assert "network_mode" not in runtime(default_network_is_isolated=True).container_kwargs(job(), tmp_path)
+    assert (
+        runtime(default_network_is_isolated=True).container_kwargs(job(network="etl-net"), tmp_path)[
+            "network_mode"
+        ]
+        == "etl-net"
+    )
+
+
+class _Network:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _Engine:
+    """The two answers ``networks.list`` can give (an engine API stand-in: no engine is needed here)."""
+
+    def __init__(self, names: list[str] | None) -> None:
+        self.names = names
+        self.networks = self
+
+    def list(self) -> list[_Network]:
+        if self.names is None:
+            raise OSError("engine unreachable")
+        return [_Network(n) for n in self.names]
+
+
+def test_default_network_is_isolated_asks_the_engine() -> None:
+    for names, isolated in ((["host", "none"], True), (["bridge", "host", "none"], False), (None, False)):
+        rt = DockerRuntime()
+        rt.client = _Engine(names)  # type: ignore[misc]
+        assert rt.default_network_is_isolated is isolated, names
 
 
 def test_log_frames_become_lines() -> None:

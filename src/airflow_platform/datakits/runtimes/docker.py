@@ -70,6 +70,19 @@ class DockerRuntime:
             return docker.from_env(version="auto")
         return docker.DockerClient(base_url=base_url, version="auto")
 
+    @cached_property
+    def default_network_is_isolated(self) -> bool:
+        """True when the engine has no ``bridge`` network (``dockerd --bridge=none``).
+
+        There a container's default network namespace holds only loopback, the same isolation as
+        ``network_mode="none"``, which such an engine sets up markedly slower (≈85 ms a run here). Any
+        doubt (the engine cannot list its networks) answers False, so the operator asks for ``none``.
+        """
+        try:
+            return not any(n.name == "bridge" for n in self.client.networks.list())
+        except Exception:  # an engine that cannot answer gets the explicit setting
+            return False
+
     # -- the run -------------------------------------------------------------------------------
 
     def container_kwargs(self, job: ContainerJob, workdir: Path) -> dict[str, Any]:
@@ -102,7 +115,7 @@ class DockerRuntime:
             "auto_remove": True,
             "detach": True,
         }
-        if job.network is False:
+        if job.network is False and not self.default_network_is_isolated:
             kwargs["network_mode"] = "none"
         elif isinstance(job.network, str):
             kwargs["network_mode"] = job.network
