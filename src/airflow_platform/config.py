@@ -295,6 +295,29 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": "/srv/exports,/mnt/reports",
         "default": "",
     },
+    "webhook_allowed_hosts": {
+        "description": (
+            "Comma-separated webhook targets that may be non-public addresses (loopback, private, "
+            "link-local...), which are refused otherwise: host names (exact, case-insensitive), IP "
+            "addresses or CIDRs, each optionally with ``:port`` (IPv6 in brackets: ``[fd00::1]:8080``). "
+            "A URL passes when its host name is listed, or when every address it resolves to is "
+            "public or inside a listed IP/CIDR (with a matching port when one is given).\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "hooks.internal.example.com,10.20.0.0/16:8443,[fd00::7]:8080",
+        "default": "",
+    },
+    "webhook_timeout_seconds": {
+        "description": (
+            "Seconds a webhook delivery may take to connect, and to send or receive each chunk, "
+            "before the attempt counts as failed (and is retried by the webhook's retry policy).\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "10",
+    },
 }
 
 
