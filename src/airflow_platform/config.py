@@ -318,6 +318,64 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": None,
         "default": "10",
     },
+    "webhook_dispatcher": {
+        "description": (
+            "Run a webhook dispatcher thread in every API-server (Airflow 3) or webserver (Airflow 2) "
+            "process. Several dispatchers share the outbox safely (leases). Turn it off to run "
+            "``airflow-platform webhooks dispatch`` as a process of its own instead.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "boolean",
+        "example": None,
+        "default": "True",
+    },
+    "webhook_poll_seconds": {
+        "description": (
+            "How often a dispatcher reads Airflow's tables for new events and the outbox for due "
+            "deliveries.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "float",
+        "example": None,
+        "default": "0.5",
+    },
+    "webhook_concurrency": {
+        "description": "Deliveries one dispatcher sends at the same time.\n",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "8",
+    },
+    "webhook_lease_seconds": {
+        "description": (
+            "How long a dispatcher holds a delivery it is sending; when it dies, another one sends the "
+            "delivery again (same ``webhook-id``) after this. Keep it above ``webhook_timeout_seconds``.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "60",
+    },
+    "webhook_collect_overlap_seconds": {
+        "description": (
+            "The event collector re-reads this many seconds before its cursor, for rows of Airflow's "
+            "tables that commit late (rescanning is harmless: each event is queued once).\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "60",
+    },
+    "webhook_secret_grace_seconds": {
+        "description": (
+            "After a secret rotation, the previous secret keeps signing deliveries (a second signature) "
+            "this many seconds.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "86400",
+    },
 }
 
 
