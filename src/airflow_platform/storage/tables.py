@@ -226,3 +226,93 @@ saved_queries = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("tenant_id", "name_key", name="uq_platform_saved_queries_tenant_name"),
 )
+
+#: Webhooks: configuration (secrets and header values Fernet-encrypted, like Airflow's connections).
+webhooks = sa.Table(
+    "platform_webhooks",
+    metadata,
+    sa.Column("webhook_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(63), nullable=True, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("filters", sa.JSON, nullable=False),
+    # Names in clear (the API shows them, values masked); the name->value map encrypted.
+    sa.Column("header_names", sa.JSON, nullable=False),
+    sa.Column("headers_encrypted", sa.Text, nullable=True),
+    sa.Column("retry_policy", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("secret_encrypted", sa.Text, nullable=False),
+    sa.Column("previous_secret_encrypted", sa.Text, nullable=True),
+    sa.Column("previous_secret_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("secret_rotated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: The outbox: one row per (webhook, event). Its id is the ``webhook-id`` header of every attempt.
+webhook_deliveries = sa.Table(
+    "platform_webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "webhook_id",
+        sa.String(40),
+        sa.ForeignKey(
+            "platform_webhooks.webhook_id", ondelete="CASCADE", name="fk_platform_webhook_deliveries_webhook"
+        ),
+        nullable=False,
+    ),
+    sa.Column("event", sa.String(32), nullable=False),
+    # What makes an event itself (e.g. task.failure:<dag>:<run>:<task>:<map>:<try>): rescans are harmless.
+    sa.Column("event_key", sa.String(1000), nullable=False),
+    sa.Column("event_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending, succeeded, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    # Attempts made before the current budget (a redelivery renews the budget without forgetting).
+    sa.Column("attempt_base", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("webhook_id", "event_key", name="uq_platform_webhook_deliveries_event"),
+    sa.Index("ix_platform_webhook_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_platform_webhook_deliveries_webhook", "webhook_id", "created_at"),
+)
+
+webhook_attempts = sa.Table(
+    "platform_webhook_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "delivery_id",
+        sa.String(40),
+        sa.ForeignKey(
+            "platform_webhook_deliveries.id", ondelete="CASCADE", name="fk_platform_webhook_attempts_delivery"
+        ),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=True),
+)
+
+#: How far the collector has read Airflow's tables (one row per source).
+webhook_cursors = sa.Table(
+    "platform_webhook_cursors",
+    metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("position", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
