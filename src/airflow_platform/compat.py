@@ -534,3 +534,24 @@ def plugin_menu(items: list[tuple[str, str, str]]) -> list[dict[str, str]]:
     if is_airflow_3():
         return [{"name": n, "href": h, "url_route": r, "category": "Platform"} for n, h, r in items]
     return [{"name": n, "href": h, "category": "Platform"} for n, h, _ in items]
+
+
+# --- webhooks: reading Airflow's run tables ---------------------------------------------------------
+
+
+def dag_run_external_trigger(row: Any) -> bool:
+    """Airflow 2 stores ``external_trigger``; 3 dropped it: a manual run is the external one."""
+    if is_airflow_3():
+        return getattr(row, "run_type", None) == "manual"
+    return bool(getattr(row, "external_trigger", False))
+
+
+def run_tables() -> tuple[Any, Any, Any, Any]:
+    """``(dag_run, task_instance, task_instance_history, dag_tag)`` as Core tables carrying
+    Airflow's own column types (UTC datetimes on SQLite, Airflow 2's pickled ``conf``)."""
+    from airflow.models.dag import DagTag
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+
+    return DagRun.__table__, TaskInstance.__table__, TaskInstanceHistory.__table__, DagTag.__table__

@@ -24,6 +24,8 @@ keys_app = typer.Typer(help="Platform API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 demo_app = typer.Typer(help="Demo data for a local platform.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+webhooks_app = typer.Typer(help="Webhook deliveries.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def _migrator() -> Migrator:
@@ -179,6 +181,40 @@ def demo_seed(
         typer.echo(f"Demo warehouse {target}: created {', '.join(created)}.")
     else:
         typer.echo(f"Demo warehouse {target}: every demo table is there already.")
+
+
+@webhooks_app.command("dispatch")
+def webhooks_dispatch(
+    once: bool = typer.Option(False, "--once", help="One pass (collect, send what is due), then exit."),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Default: [platform]."),
+    poll_seconds: float | None = typer.Option(None, "--poll-seconds", min=0.01, help="Default: [platform]."),
+) -> None:
+    """Collect events from Airflow's tables and deliver due webhooks until SIGTERM/SIGINT.
+
+    Safe beside the API servers' own dispatcher threads and other dispatch processes: deliveries
+    are leased, so each is sent by one dispatcher at a time, always under its one webhook-id.
+    """
+    import signal
+    import threading
+
+    from airflow_platform.webhooks.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(concurrency=concurrency, poll_seconds=poll_seconds)
+    if once:
+        attempts = dispatcher.run_once()
+        dispatcher.drain()
+        typer.echo(f"Webhook dispatch pass done: {attempts} attempt(s).")
+        return
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    typer.echo(f"Webhook dispatcher {dispatcher.owner} running (SIGTERM or Ctrl-C stops it).")
+    dispatcher.run(stop)
+    typer.echo("Webhook dispatcher stopped.")
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         oauth_clients,
         saved_queries,
         tenants,
+        webhooks,
     )
     from airflow_platform.ui import views as ui_views
 
@@ -49,6 +50,7 @@ def _area_blueprints() -> list[PlatformBlueprint]:
         datakits.blueprint,
         analytics.blueprint,
         saved_queries.blueprint,
+        webhooks.blueprint,
         ui_views.blueprint,
     ]
 

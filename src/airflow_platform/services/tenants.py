@@ -20,6 +20,7 @@ from airflow_platform.storage.tables import (
     saved_queries,
     tenant_members,
     tenants,
+    webhooks,
 )
 
 DEFAULT_TENANT = "default"
@@ -27,7 +28,7 @@ DEFAULT_TENANT = "default"
 #: Tables of objects a tenant owns (each has a ``tenant_id`` column); DELETE is refused while any
 #: of them holds a row of the tenant, unless forced.
 OWNED_TABLES: list[sa.Table] = [
-    api_keys, oauth_clients, connection_owners, datakits, deployments, saved_queries,
+    api_keys, oauth_clients, connection_owners, datakits, deployments, saved_queries, webhooks,
 ]  # fmt: skip
 
 
@@ -261,6 +262,10 @@ class TenantService:
                     saved_queries.c.tenant_id == tenant_id, saved_queries.c.schedule.is_not(None)
                 )
             )]  # fmt: skip
+            # Their webhooks' deliveries and attempts (the webhooks go with the owned tables below).
+            from airflow_platform.storage.webhooks import delete_tenant_webhooks
+
+            delete_tenant_webhooks(conn, tenant_id)
             for table in OWNED_TABLES:
                 conn.execute(table.delete().where(table.c.tenant_id == tenant_id))
             conn.execute(tenant_members.delete().where(tenant_members.c.tenant_id == tenant_id))

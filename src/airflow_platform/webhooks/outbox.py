@@ -1,0 +1,177 @@
+"""The outbox: delivery rows queued, claimed under a lease, and completed.
+
+A delivery row exists before anything is sent, and its id never changes: whatever dies between
+the event and the receiver's answer, the row is still pending and another dispatcher sends it
+again, under the same ``webhook-id``, once the lease runs out. Claims are one conditional UPDATE
+(status still pending, lease free or expired) that every database applies atomically per row, so
+two dispatchers never hold one delivery at once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from airflow_platform.storage import db
+from airflow_platform.storage.tables import webhook_attempts, webhook_deliveries, webhooks
+
+__all__ = ["Claimed", "Outcome", "claim", "complete", "enqueue", "owner_name"]
+
+
+def owner_name() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}"
+
+
+def enqueue(conn: sa.engine.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert delivery rows, skipping (webhook, event_key) pairs already queued."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(webhook_deliveries).on_conflict_do_nothing(), list(rows))
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        conn.execute(sqlite_insert(webhook_deliveries).on_conflict_do_nothing(), list(rows))
+    else:  # MySQL
+        conn.execute(webhook_deliveries.insert().prefix_with("IGNORE"), list(rows))
+
+
+@dataclass
+class Claimed:
+    """A delivery a dispatcher holds, with what it needs to send it."""
+
+    delivery_id: str
+    token: str
+    webhook_id: str
+    payload: str
+    attempts: int
+    attempt_base: int
+    url: str
+    headers_encrypted: str | None
+    secret_encrypted: str
+    previous_secret_encrypted: str | None
+    previous_secret_expires_at: datetime | None
+    retry_policy: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    claimed: Claimed
+    at: datetime
+    response_status: int | None
+    error: str | None
+    duration_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.response_status is not None and 200 <= self.response_status < 300
+
+
+def _free_lease(now: datetime) -> Any:
+    return sa.or_(webhook_deliveries.c.lease_until.is_(None), webhook_deliveries.c.lease_until < now)
+
+
+def claim(owner: str, limit: int, lease_seconds: float, now: datetime | None = None) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries of enabled webhooks for ``lease_seconds``."""
+    now = now or db.utcnow()
+    token = f"{owner}:{uuid.uuid4().hex[:12]}"
+    d = webhook_deliveries
+    with db.transaction() as conn:
+        due = [
+            r.id
+            for r in conn.execute(
+                sa.select(d.c.id)
+                .join(webhooks, webhooks.c.webhook_id == d.c.webhook_id)
+                .where(
+                    d.c.status == "pending",
+                    d.c.next_attempt_at <= now,
+                    _free_lease(now),
+                    webhooks.c.enabled == sa.true(),
+                )
+                .order_by(d.c.next_attempt_at)
+                .limit(limit)
+            )
+        ]
+        if not due:
+            return []
+        conn.execute(
+            d.update()
+            .where(d.c.id.in_(due), d.c.status == "pending", _free_lease(now))
+            .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_seconds))
+        )
+        rows = conn.execute(
+            sa.select(
+                d.c.id, d.c.webhook_id, d.c.payload, d.c.attempts, d.c.attempt_base, webhooks.c.url,
+                webhooks.c.headers_encrypted, webhooks.c.secret_encrypted,
+                webhooks.c.previous_secret_encrypted,
+                webhooks.c.previous_secret_expires_at, webhooks.c.retry_policy,
+            )
+            .join(webhooks, webhooks.c.webhook_id == d.c.webhook_id)
+            .where(d.c.lease_owner == token)
+            .order_by(d.c.next_attempt_at)
+        )  # fmt: skip
+        return [
+            Claimed(
+                delivery_id=r.id, token=token, webhook_id=r.webhook_id, payload=r.payload,
+                attempts=int(r.attempts), attempt_base=int(r.attempt_base), url=r.url,
+                headers_encrypted=r.headers_encrypted, secret_encrypted=r.secret_encrypted,
+                previous_secret_encrypted=r.previous_secret_encrypted,
+                previous_secret_expires_at=db.as_utc(r.previous_secret_expires_at),
+                retry_policy=dict(r.retry_policy or {}),
+            )
+            for r in rows
+        ]  # fmt: skip
+
+
+def next_state(
+    attempts: int, attempt_base: int, policy: dict[str, Any], ok: bool, now: datetime
+) -> dict[str, Any]:
+    """Status and next attempt after ``attempts`` attempts (the one just made included)."""
+    if ok:
+        return {"status": "succeeded", "next_attempt_at": None, "delivered_at": now}
+    used = attempts - attempt_base
+    if used >= int(policy.get("max_attempts", 3)):
+        return {"status": "failed", "next_attempt_at": None}
+    backoff = list(policy.get("backoff_seconds") or [10, 30, 60])
+    wait = backoff[min(used - 1, len(backoff) - 1)]
+    return {"status": "pending", "next_attempt_at": now + timedelta(seconds=wait)}
+
+
+def complete(outcomes: Sequence[Outcome]) -> None:
+    """Record attempts and move each delivery on, in one transaction. A delivery whose lease was
+    lost meanwhile (redelivered, or expired and taken) keeps its new state; its attempt is logged."""
+    if not outcomes:
+        return
+    d = webhook_deliveries
+    with db.transaction() as conn:
+        conn.execute(
+            webhook_attempts.insert(),
+            [
+                {
+                    "delivery_id": o.claimed.delivery_id, "attempt": o.claimed.attempts + 1, "at": o.at,
+                    "response_status": o.response_status, "error": o.error, "duration_ms": o.duration_ms,
+                }
+                for o in outcomes
+            ],
+        )  # fmt: skip
+        for o in outcomes:
+            c = o.claimed
+            values = next_state(c.attempts + 1, c.attempt_base, c.retry_policy, o.ok, o.at)
+            conn.execute(
+                d.update()
+                .where(d.c.id == c.delivery_id, d.c.lease_owner == c.token)
+                .values(
+                    attempts=d.c.attempts + 1, last_attempt_at=o.at, response_status=o.response_status,
+                    error=o.error, duration_ms=o.duration_ms, lease_owner=None, lease_until=None, **values,
+                )
+            )  # fmt: skip
