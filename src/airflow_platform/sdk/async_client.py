@@ -17,6 +17,7 @@ from airflow_platform.sdk.resources.dags import AsyncDags
 from airflow_platform.sdk.resources.datakits import AsyncDataKits
 from airflow_platform.sdk.resources.tasks import AsyncTasks
 from airflow_platform.sdk.resources.tenants import AsyncTenants
+from airflow_platform.sdk.resources.webhooks import AsyncWebhooks
 from airflow_platform.sdk.server import health
 from airflow_platform.sdk.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout, resolve_settings
 
@@ -84,6 +85,10 @@ class AsyncPlatformClient:
     @cached_property
     def analytics(self) -> AsyncAnalytics:
         return AsyncAnalytics(self._core)
+
+    @cached_property
+    def webhooks(self) -> AsyncWebhooks:
+        return AsyncWebhooks(self._core)
 
     async def health(self) -> HealthResponse:
         return await self._core.run(health())

@@ -17,6 +17,7 @@ from airflow_platform.sdk.resources.dags import Dags
 from airflow_platform.sdk.resources.datakits import DataKits
 from airflow_platform.sdk.resources.tasks import Tasks
 from airflow_platform.sdk.resources.tenants import Tenants
+from airflow_platform.sdk.resources.webhooks import Webhooks
 from airflow_platform.sdk.server import health
 from airflow_platform.sdk.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Timeout, resolve_settings
 
@@ -90,6 +91,10 @@ class PlatformClient:
     @cached_property
     def analytics(self) -> Analytics:
         return Analytics(self._core)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        return Webhooks(self._core)
 
     def health(self) -> HealthResponse:
         """Versions and component states; raises ``ServiceUnavailableError`` while unhealthy."""
