@@ -17,6 +17,7 @@ from airflow_platform.cli import (
     health,
     tasks,
     tenants,
+    webhooks,
 )
 from airflow_platform.cli.context import options
 from airflow_platform.version import __version__
@@ -36,6 +37,7 @@ app.add_typer(api_keys.app, name="api-keys")
 app.add_typer(connections.app, name="connections")
 app.add_typer(datakits.app, name="datakits")
 app.add_typer(analytics.app, name="analytics")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("health")(health.health)
 
 
