@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import orjson
 
-from airflow_platform.api.paths import is_platform_path
+from airflow_platform.api.paths import is_airflow_v1_path, is_platform_path
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,6 +37,7 @@ class PlatformRootMiddleware:
         self._platform: ASGIApp | None = None
         self._lock = threading.Lock()
         self._jwts: dict[str, tuple[str, float]] = {}
+        self._v1: Any = None
 
     def _platform_app(self) -> ASGIApp:
         if self._platform is None:
@@ -51,6 +52,8 @@ class PlatformRootMiddleware:
         return self._platform
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # each API-server worker process starts, once
+            _start_webhook_dispatcher()
         if scope["type"] == "http":
             path = scope["path"]
             root = scope.get("root_path") or ""
@@ -59,11 +62,21 @@ class PlatformRootMiddleware:
             if is_platform_path(path):
                 await self._platform_app()(scope, receive, _binary_uncompressed(send))
                 return
+            if is_airflow_v1_path(path):  # Airflow 3 removed /api/v1: the reference's calls, via /api/v2
+                await self._v1_facade()(scope, receive, send, path)
+                return
             key = _header(scope, b"x-api-key") or _oauth_token(scope)
             if key is not None:
                 await self._with_key(key, path, scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _v1_facade(self) -> Any:
+        if self._v1 is None:
+            from airflow_platform.api.airflow_v1.facade import V1Facade
+
+            self._v1 = V1Facade(self.app, self._exchange)
+        return self._v1
 
     # --- a platform key on Airflow's own API ---------------------------------------------------
 
@@ -149,3 +162,10 @@ def _oauth_token(scope: Scope) -> str | None:
     if value and value[:7].lower() == "bearer " and value[7:].strip().startswith("afo_"):
         return value[7:].strip()
     return None
+
+
+def _start_webhook_dispatcher() -> None:
+    """This worker's webhook dispatcher thread (``[platform] webhook_dispatcher``); never fails startup."""
+    from airflow_platform.webhooks.dispatcher import start_background_dispatcher
+
+    start_background_dispatcher()
