@@ -60,8 +60,13 @@ def _form_problem() -> OAuth2Error | None:
     return None
 
 
+#: Token and revoke errors are RFC 6749 JSON (``error``, ``error_description``), not the envelope.
+_RFC6749_ERRORS = {400: "RFC 6749 error (invalid_request, invalid_grant...)", 401: "RFC 6749 invalid_client"}
+
+
 @blueprint.operation("/oauth/token", "POST", summary="Issue an OAuth2 access token", response=TokenResponse,
-                     public=True, tags=["oauth"], errors=(429, 500))  # fmt: skip
+                     public=True, tags=["oauth"], errors=(429, 500),
+                     extra_responses=_RFC6749_ERRORS)  # fmt: skip
 def issue_token() -> Response:
     """RFC 6749 token endpoint, form-encoded: ``grant_type`` client_credentials, authorization_code
     (with the PKCE ``code_verifier``) or refresh_token (which rotates). Client authentication by HTTP
@@ -75,7 +80,8 @@ def issue_token() -> Response:
 
 
 @blueprint.operation("/oauth/revoke", "POST", summary="Revoke an OAuth2 token", public=True,
-                     tags=["oauth"], errors=(429, 500))  # fmt: skip
+                     tags=["oauth"], errors=(429, 500),
+                     extra_responses=_RFC6749_ERRORS)  # fmt: skip
 def revoke_token() -> Response:
     """RFC 7009: the client revokes one of its access or refresh tokens (form ``token``); either kind
     ends both. Answers 200 whether or not the token was known; RFC 6749 JSON errors for a bad client."""
@@ -136,7 +142,8 @@ def _consent_page(grant: Any, principal: Principal) -> Response:
 
 
 @blueprint.operation("/oauth/authorize", "GET", summary="Ask a user to authorize an OAuth2 client",
-                     public=True, tags=["oauth"])  # fmt: skip
+                     public=True, tags=["oauth"], errors=(400, 401, 403, 429, 500),
+                     extra_responses={302: "To the login, or to the redirect URI"})  # fmt: skip
 def authorize_page(principal: Principal | None) -> Response:
     """RFC 6749 §4.1.1 with PKCE: ``response_type=code``, ``client_id``, ``redirect_uri`` (registered,
     exact), ``code_challenge`` with ``code_challenge_method=S256``, optional ``scope`` and ``state``.
@@ -153,7 +160,8 @@ def authorize_page(principal: Principal | None) -> Response:
 
 
 @blueprint.operation("/oauth/authorize", "POST", summary="Approve or deny an OAuth2 client",
-                     public=True, tags=["oauth"])  # fmt: skip
+                     public=True, tags=["oauth"], errors=(400, 401, 403, 429, 500),
+                     extra_responses={302: "Back to the client's redirect URI"})  # fmt: skip
 def authorize_decision(principal: Principal | None) -> Response:
     """The consent page's form: ``decision=approve`` redirects to the client with ``code`` and
     ``state``; anything else with ``error=access_denied``. Must come from this site's own page."""

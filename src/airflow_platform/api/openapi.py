@@ -77,7 +77,9 @@ def build_document(operations: list[Operation], server_url: str = "/") -> dict[s
             content = {"application/json": {"schema": schema}}
             if op.yaml_body:
                 content["application/yaml"] = {"schema": schema}
-            item["requestBody"] = {"required": True, "content": content}
+            # The server reads an absent body as `{}`: only a model with required fields needs one.
+            required = bool(op.body.model_json_schema().get("required"))
+            item["requestBody"] = {"required": required, "content": content}
         ok: dict[str, Any] = {"description": "Success"}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
@@ -87,6 +89,8 @@ def build_document(operations: list[Operation], server_url: str = "/") -> dict[s
                 "description": _ERROR_TEXT.get(code, "Error"),
                 "content": {"application/json": {"schema": ref(ErrorEnvelope, "serialization")}},
             }
+        for code, text in op.extra_responses.items():  # not the envelope (e.g. RFC 6749 errors, redirects)
+            item["responses"][str(code)] = {"description": text}
         paths.setdefault(op.openapi_path, {})[op.method.lower()] = item
 
     return {

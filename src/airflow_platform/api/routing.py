@@ -121,6 +121,20 @@ class PlatformBlueprint(Blueprint):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.operations: list[Operation] = []
+        self.after_request(self._allow_declared_methods)
+
+    def _allow_declared_methods(self, response: Response) -> Response:
+        """Flask's automatic OPTIONS answer lists the methods of every rule matching the path, and
+        the catch-all "unknown route" rules take every method, so ``Allow`` advertised methods that
+        answer 405; it lists the declared operations of the path instead (found by fuzzing)."""
+        rule = request.url_rule
+        if request.method == "OPTIONS" and rule is not None and "Allow" in response.headers:
+            methods = {op.method for op in self.operations if op.rule == rule.rule}
+            if methods:
+                if "GET" in methods:
+                    methods.add("HEAD")
+                response.headers["Allow"] = ", ".join(sorted(methods | {"OPTIONS"}))
+        return response
 
     def operation(
         self,
@@ -139,6 +153,7 @@ class PlatformBlueprint(Blueprint):
         tags: list[str] | None = None,
         errors: tuple[int, ...] | None = None,
         yaml_body: bool = False,
+        extra_responses: dict[int, str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if resource is None and not public:
             raise ValueError(f"{rule}: an operation needs a resource unless it is public")
@@ -161,6 +176,8 @@ class PlatformBlueprint(Blueprint):
                 feature=feature,
                 yaml_body=yaml_body,
             )
+            if extra_responses:
+                op.extra_responses = dict(extra_responses)
             if errors is not None:
                 op.errors = errors
             elif public:

@@ -21,7 +21,8 @@ class DeleteQuery(RequestModel):
 
 
 @blueprint.operation(BASE, "POST", summary="Create a tenant", body=TenantCreate, response=Tenant,
-                     status=201, resource=RESOURCE, tags=["tenants"])  # fmt: skip
+                     status=201, resource=RESOURCE, tags=["tenants"],
+                     errors=(400, 401, 403, 404, 409, 429, 500))  # fmt: skip
 def create_tenant(principal: Principal, body: TenantCreate) -> Tenant:
     """Platform admins only. ``admin_users`` become the tenant's admins."""
     return tenant_service().create(principal, body)
@@ -49,7 +50,8 @@ def update_tenant(principal: Principal, tenant_id: str, body: TenantUpdate) -> T
 
 
 @blueprint.operation(f"{BASE}/<tenant_id>", "DELETE", summary="Delete a tenant", query=DeleteQuery,
-                     status=204, resource=RESOURCE, tags=["tenants"])  # fmt: skip
+                     status=204, resource=RESOURCE, tags=["tenants"],
+                     errors=(400, 401, 403, 404, 409, 429, 500))  # fmt: skip
 def delete_tenant(principal: Principal, tenant_id: str, query: DeleteQuery) -> None:
     """Refused with CONFLICT while the tenant owns objects, unless ``?force=true``."""
     tenant_service().delete(principal, tenant_id, query.force)
