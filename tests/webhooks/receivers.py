@@ -11,7 +11,8 @@ Options (attributes, changeable while it runs): ``status`` to answer, ``delay`` 
 answering, ``redirect_to`` (answers ``status`` — 302 unless given — with that ``Location``), ``body``
 and ``headers`` of the answer, or a ``responder(request) -> (status, headers, body)`` callable for
 anything else (e.g. fail twice, then succeed). ``host="::1"`` listens on IPv6 loopback; ``tls=`` an
-``ssl.SSLContext`` makes it an https receiver. Only loopback addresses may be used.
+``ssl.SSLContext`` makes it an https receiver; ``port=`` a fixed port (default: a free one). Only
+loopback addresses may be used. ``FakeDNS`` below answers chosen host names at the socket boundary.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ Responder = Callable[[RecordedRequest], tuple[int, dict[str, str], bytes]]
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 resets connections when tests send in parallel
     receiver: Receiver
 
 
@@ -105,6 +107,7 @@ class Receiver:
         headers: dict[str, str] | None = None,
         responder: Responder | None = None,
         tls: ssl.SSLContext | None = None,
+        port: int = 0,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError("test receivers listen on loopback addresses only")
@@ -116,6 +119,7 @@ class Receiver:
         self.headers = dict(headers or {"Content-Type": "application/json"})
         self.responder = responder
         self.tls = tls
+        self._port = port
         self.requests: list[RecordedRequest] = []
         self._cond = threading.Condition()
         self._stopping = threading.Event()
@@ -131,14 +135,14 @@ class Receiver:
         class Server(_Server):
             address_family = socket.AF_INET6 if is_v6 else socket.AF_INET
 
-        server = Server((self.host, 0), _Handler)
+        server = Server((self.host, self._port), _Handler)
         server.receiver = self
         if self.tls is not None:
             self.tls.sni_callback = self._remember_sni
             server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"receiver-{self.port}", daemon=True
+            target=server.serve_forever, args=(0.05,), name=f"receiver-{self.port}", daemon=True
         )
         self._thread.start()
         return self
@@ -212,3 +216,62 @@ class Receiver:
     def clear(self) -> None:
         with self._cond:
             self.requests.clear()
+
+
+# --- a fake resolver at the socket boundary --------------------------------------------------
+
+Answer = list[str] | Callable[[int], list[str]]
+
+
+class FakeDNS:
+    """A stand-in for ``socket.getaddrinfo`` that answers chosen names and passes others through.
+
+    Install it with ``monkeypatch.setattr(socket, "getaddrinfo", dns)``. An answer is a list of
+    addresses, or a callable given the 1-based number of this name's lookup (to change answers
+    between lookups: DNS rebinding); an empty list answers "name not known". ``calls`` records every
+    faked lookup in order.
+    """
+
+    def __init__(self, answers: dict[str, Answer] | None = None) -> None:
+        self.answers: dict[str, Answer] = {k.lower().rstrip("."): v for k, v in (answers or {}).items()}
+        self.calls: list[str] = []
+        self._real = socket.getaddrinfo
+        self._lock = threading.Lock()
+
+    def __setitem__(self, name: str, answer: Answer) -> None:
+        self.answers[name.lower().rstrip(".")] = answer
+
+    def lookups(self, name: str) -> int:
+        return self.calls.count(name.lower().rstrip("."))
+
+    def __call__(
+        self, host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> list[tuple[Any, ...]]:
+        key = host.lower().rstrip(".") if isinstance(host, str) else host
+        if key not in self.answers:
+            return self._real(host, port, family, type, proto, flags)
+        with self._lock:
+            self.calls.append(key)
+            number = self.calls.count(key)
+        answer = self.answers[key]
+        addresses = answer(number) if callable(answer) else answer
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        port_number = int(port or 0)
+        result: list[tuple[Any, ...]] = []
+        for address in addresses:
+            if ":" in address:
+                result.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port_number, 0, 0)))
+            else:
+                result.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port_number)))
+        return result
+
+
+def ipv6_loopback_available() -> bool:
+    """Whether this kernel has ``::1`` (containers often run without IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False

@@ -379,8 +379,8 @@ def _split(url: str) -> tuple[str, str, int, str, IPAddress | None]:
             raise _refuse(f"url host {host!r} is not a valid host name")
     if port_text is None:
         port = DEFAULT_PORTS[scheme]
-    elif not port_text.isdigit() or len(port_text) > 5 or not 1 <= int(port_text) <= 65535:
-        raise _refuse("url port must be a number from 1 to 65535")
+    elif not port_text.isdigit() or port_text.startswith("0") or not 1 <= int(port_text[:6]) <= 65535:
+        raise _refuse("url port must be a number from 1 to 65535 (no leading zeros)")
     else:
         port = int(port_text)
     path_and_query = parts.path or "/"
