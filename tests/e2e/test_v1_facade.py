@@ -97,7 +97,11 @@ def wait_for_run(server: harness.AirflowServer, runs: dag_run_api.DAGRunApi, run
 
 
 def wait_for_ti(
-    server: harness.AirflowServer, tis: task_instance_api.TaskInstanceApi, run_id: str, task_id: str, state: str
+    server: harness.AirflowServer,
+    tis: task_instance_api.TaskInstanceApi,
+    run_id: str,
+    task_id: str,
+    state: str,
 ) -> Any:
     def reached() -> Any:
         ti = tis.get_task_instance(DAG_ID, run_id, task_id)
@@ -160,9 +164,9 @@ def test_errors_the_client_raises(actors: Actors, admin_api: ac.ApiClient, runni
             dag_run_api.DAGRunApi(viewer).post_dag_run(DAG_ID, DAGRun(conf={}))
     with api_client(actors.base_url) as anonymous, pytest.raises(UnauthorizedException):
         dag_api.DAGApi(anonymous).get_dags()
-    with api_client(actors.base_url, header_name="X-API-Key", header_value="afp_not-a-key") as bad:
-        with pytest.raises(UnauthorizedException):
-            dag_api.DAGApi(bad).get_dags()
+    bad_key = api_client(actors.base_url, header_name="X-API-Key", header_value="afp_not-a-key")
+    with bad_key as bad, pytest.raises(UnauthorizedException):
+        dag_api.DAGApi(bad).get_dags()
 
 
 def test_other_credentials(actors: Actors, running: None) -> None:
@@ -195,9 +199,7 @@ def test_unknown_v1_paths(actors: Actors, airflow_server: harness.AirflowServer)
             assert admin.get("/api/v1/pools").status_code == 200
 
 
-def test_run_lifecycle(
-    admin_api: ac.ApiClient, airflow_server: harness.AirflowServer, running: None
-) -> None:
+def test_run_lifecycle(admin_api: ac.ApiClient, airflow_server: harness.AirflowServer, running: None) -> None:
     dags = dag_api.DAGApi(admin_api)
     runs = dag_run_api.DAGRunApi(admin_api)
     tis = task_instance_api.TaskInstanceApi(admin_api)
@@ -227,7 +229,10 @@ def test_run_lifecycle(
     ti = tis.get_task_instance(DAG_ID, run_id, "say_hello")
     assert str(ti.state) == "success" and ti.try_number == 1 and ti.task_id == "say_hello"
     assert ti.dag_run_id == run_id and ti.operator == "PythonOperator" and ti.duration is not None
-    assert {t.task_id for t in tis.get_task_instances(DAG_ID, run_id).task_instances} == {"say_hello", "finish"}
+    assert {t.task_id for t in tis.get_task_instances(DAG_ID, run_id).task_instances} == {
+        "say_hello",
+        "finish",
+    }
 
     log = tis.get_log(DAG_ID, run_id, "say_hello", 1, full_content=True)
     assert MARKER in log.content
