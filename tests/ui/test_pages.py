@@ -9,20 +9,16 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
-from collections.abc import Iterator
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests import harness
 from tests.actors import PASSWORD, Actors
+from tests.ui.browser import UI, flash_text, goto, login, ready, shot
 
-CHROMIUM = os.environ.get("PLATFORM_CHROMIUM", "/usr/bin/chromium")
-UI = "/api/v1/platform/ui"
-WAIT_MS = 30_000
 LONG_QUERY = "SELECT count(*) AS n FROM range(100000000000) a"
 
 KIT_YAML = """\
@@ -51,100 +47,6 @@ configuration:
     minimum: 1
 tags: [ui, example]
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        harness.missing_service("Chromium", f"no browser at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        harness.missing_service("Playwright", "pip install playwright (the [test] extra)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def shots(artifacts_dir: Path) -> Path:
-    path = artifacts_dir / "ui"
-    path.mkdir(exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="module")
-def warehouse(airflow_server: harness.AirflowServer) -> str:
-    from airflow_platform.demo.warehouse import seed
-
-    path = airflow_server.env["AIRFLOW__PLATFORM__WAREHOUSE_PATH"]
-    seed(path)
-    return path
-
-
-#: The tenant each user works in (the page's tenant picker remembers it in localStorage).
-ACTS_IN = {"alice": "team-a", "bob": "team-b"}
-
-#: Signed-in browser state per user: Airflow's login form is rate-limited (FAB: 5 per 40 s).
-_SIGNED_IN: dict[str, Any] = {}
-
-
-def login(browser: Any, actors: Actors, username: str, password: str, start: str = f"{UI}/datakits") -> Any:
-    """A new browser context of ``username`` on ``start``, signed in through Airflow's login form
-    the first time, then with that session's cookies."""
-    state = _SIGNED_IN.get(username)
-    context = browser.new_context(
-        base_url=actors.base_url, viewport={"width": 1360, "height": 900}, storage_state=state
-    )
-    context.set_default_timeout(WAIT_MS)
-    tenant = ACTS_IN.get(username)
-    if tenant:  # users of several tenants (alice is, once the tenants tests ran) pick one in the page
-        context.add_init_script(f"window.localStorage.setItem('platform.tenant', {tenant!r});")
-    page = context.new_page()
-    page.goto(start)
-    if state is None:
-        page.wait_for_selector("input[name=username]")  # sent to Airflow's login page
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", password)
-        page.press("input[name=password]", "Enter")
-        try:
-            page.wait_for_url(re.compile(re.escape(start) + r"$"))
-        except Exception:
-            page.screenshot(path=str(harness.REPO / "test-artifacts" / f"login-{username}.png"))
-            raise AssertionError(f"{username} did not get back to {start}: at {page.url}") from None
-        _SIGNED_IN[username] = context.storage_state()
-    if start.startswith(UI):
-        ready(page)
-    return page
-
-
-def ready(page: Any) -> None:
-    page.wait_for_selector("body[data-ready]", state="attached")
-    assert page.get_attribute("body", "data-ready") == "true", page.inner_text("#pf-flash")
-
-
-def goto(page: Any, path: str) -> None:
-    page.goto(path)
-    ready(page)
-
-
-def shot(page: Any, shots: Path, name: str) -> None:
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-
-
-def flash_text(page: Any) -> str:
-    return page.inner_text("#pf-flash") if page.is_visible("#pf-flash") else ""
 
 
 def test_pages_need_airflow_login(actors: Actors) -> None:
@@ -238,6 +140,91 @@ def test_register_deploy_and_deployments(browser: Any, actors: Actors, shots: Pa
     assert row.locator("a").first.get_attribute("href").startswith("/dags/datakit__ui-orders-rollup__staging")
     shot(page, shots, "deployments")
     page.context.close()
+
+
+PAUSE_KIT = "ui-pause-kit"
+PAUSE_DEPLOYMENT = f"datakit__{PAUSE_KIT}__dev"
+
+
+def pause_kit_yaml(version: str) -> str:
+    return (
+        f"name: {PAUSE_KIT}\nversion: {version}\ndescription: Paused and rolled back in the UI\n"
+        f"image: registry.localhost/datakits/{PAUSE_KIT}:{version}\ntype: transformation\n"
+        "outputs:\n  - name: rows\ntags: [ui]\n"
+    )
+
+
+def reserialize_until(actors: Actors, check_path: str, key: str) -> None:
+    """Parse the DAG folder (the test server runs no DAG processor) till ``check_path``'s ``key`` is set."""
+    from tests.conftest import SESSION_ENV
+
+    with actors.client(actors.alice_key) as api:
+        for _ in range(3):
+            subprocess.run(
+                [harness.AIRFLOW_BIN, "dags", "reserialize"],
+                env={**os.environ, **SESSION_ENV},
+                capture_output=True,
+                check=True,
+                timeout=300,
+            )
+            if api.get(check_path).json().get(key):
+                return
+    raise AssertionError(f"{check_path}: {key} still false after parsing the DAG folder")
+
+
+def test_deployment_paused_unpaused_and_rolled_back(browser: Any, actors: Actors, shots: Path) -> None:
+    path = f"/api/v1/datakits/deployments/{PAUSE_DEPLOYMENT}"
+    with actors.client(actors.alice_key) as api:
+        for version in ("1.0.0", "2.0.0"):
+            r = api.post(
+                "/api/v1/datakits",
+                content=pause_kit_yaml(version),
+                headers={"Content-Type": "application/yaml"},
+            )
+            assert r.status_code in (201, 409), r.text
+        for version in ("1.0.0", "2.0.0"):
+            r = api.post(
+                f"/api/v1/datakits/{PAUSE_KIT}/deploy", json={"environment": "dev", "version": version}
+            )
+            assert r.status_code in (200, 201), r.text
+        reserialize_until(actors, path, "dag_present")
+        assert api.get(path).json()["version"] == "2.0.0"
+
+        page = login(browser, actors, "alice", PASSWORD, start=f"{UI}/deployments")
+        row = page.locator(f"tr[data-deployment='{PAUSE_DEPLOYMENT}']")
+        row.wait_for()
+        assert "2.0.0" in row.locator("td").nth(1).inner_text()
+        toggle = row.locator("button[data-action=pause]")
+        if api.get(path).json()["is_paused"]:  # new DAGs may start paused: unpause first
+            assert toggle.inner_text() == "Unpause"
+            toggle.click()
+            row.locator("button[data-action=pause]", has_text=re.compile("^Pause$")).wait_for()
+            assert api.get(path).json()["is_paused"] is False
+
+        toggle.click()
+        row.locator("button[data-action=pause]", has_text=re.compile("^Unpause$")).wait_for()
+        assert f"Paused {PAUSE_DEPLOYMENT}" in flash_text(page)
+        assert row.locator(".pf-badge").first.inner_text() == "paused"
+        assert api.get(path).json()["is_paused"] is True
+        shot(page, shots, "deployments-paused")
+
+        toggle.click()
+        row.locator("button[data-action=pause]", has_text=re.compile("^Pause$")).wait_for()
+        assert f"Unpaused {PAUSE_DEPLOYMENT}" in flash_text(page)
+        assert row.locator(".pf-badge").first.inner_text() != "paused"
+        assert api.get(path).json()["is_paused"] is False
+
+        row.locator("select[aria-label='Rollback version']").select_option("1.0.0")
+        page.once("dialog", lambda dialog: dialog.accept())
+        row.locator("button[data-action=rollback]").click()
+        page.wait_for_function(
+            f"() => document.querySelector(\"tr[data-deployment='{PAUSE_DEPLOYMENT}'] td:nth-child(2)\")"
+            "?.textContent.includes('1.0.0')"
+        )
+        assert f"Rolled {PAUSE_DEPLOYMENT} to 1.0.0" in flash_text(page)
+        assert api.get(path).json()["version"] == "1.0.0"
+        shot(page, shots, "deployments-rolled-back")
+        page.context.close()
 
 
 def test_sql_editor_runs_pages_charts_and_downloads(
