@@ -94,6 +94,16 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": None,
         "default": "10/minute",
     },
+    "rate_limit_fallback_seconds": {
+        "description": (
+            "After the shared rate-limit storage (Redis) fails, requests are counted per process for this "
+            "many seconds before the storage is tried again; one request per period pays the probe.\n"
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": None,
+        "default": "30",
+    },
     "oauth_access_token_expires_in": {
         "description": "Lifetime of OAuth2 access tokens issued by ``/oauth/token``, in seconds.\n",
         "version_added": "0.1.0",

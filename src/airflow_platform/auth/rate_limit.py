@@ -336,7 +336,11 @@ class RateLimiter:
         log.info("Rate-limit storage %s reachable again; budgets are shared again", self._uri)
 
 
-_OPTIONS = ("rate_limit_storage_uri", *(f"rate_limit_{klass.value}" for klass in RequestClass))
+_OPTIONS = (
+    "rate_limit_storage_uri",
+    "rate_limit_fallback_seconds",
+    *(f"rate_limit_{klass.value}" for klass in RequestClass),
+)
 
 
 class _Singleton:
@@ -345,6 +349,18 @@ class _Singleton:
 
     lock = threading.Lock()
     current: tuple[tuple[str, ...], RateLimiter] | None = None
+
+
+def _cooldown(text: str) -> float:
+    try:
+        value = float(text) if text else DEFAULT_FALLBACK_COOLDOWN
+    except ValueError:
+        raise ValueError(
+            f"Invalid [{config.SECTION}] rate_limit_fallback_seconds: {text!r}; expected seconds, e.g. 30"
+        ) from None
+    if not 0 < value < math.inf:
+        raise ValueError(f"Invalid [{config.SECTION}] rate_limit_fallback_seconds: {text!r}; must be > 0")
+    return value
 
 
 def get_limiter() -> RateLimiter | None:
@@ -364,7 +380,11 @@ def get_limiter() -> RateLimiter | None:
     with _Singleton.lock:
         current = _Singleton.current
         if current is None or current[0] != settings:
-            uri, *amounts = settings
-            limiter = RateLimiter(uri or "memory://", dict(zip(RequestClass, amounts, strict=True)))
+            uri, cooldown, *amounts = settings
+            limiter = RateLimiter(
+                uri or "memory://",
+                dict(zip(RequestClass, amounts, strict=True)),
+                fallback_cooldown=_cooldown(cooldown),
+            )
             current = _Singleton.current = (settings, limiter)
         return current[1]

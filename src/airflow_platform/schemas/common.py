@@ -58,9 +58,20 @@ class WarehouseHealth(ComponentHealth):
     engine: str = "duckdb"
 
 
+class RateLimitHealth(WireModel):
+    status: Literal["healthy", "degraded", "disabled"] = Field(
+        description="``degraded``: the shared store failed and budgets are counted per process."
+    )
+    storage: str | None = Field(default=None, description="Storage scheme, e.g. memory or redis.")
+    detail: str | None = None
+
+
 class HealthResponse(WireModel):
     status: Literal["healthy", "degraded", "unhealthy"]
     version: str = Field(description="Version of the airflow-platform package.")
     airflow_version: str
     metadata_db: MetadataDBHealth
     warehouse: WarehouseHealth
+    rate_limit: RateLimitHealth | None = Field(
+        default=None, description="Rate-limit storage: shared, or the per-process fallback."
+    )

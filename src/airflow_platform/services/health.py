@@ -8,7 +8,12 @@ from typing import Literal
 
 import sqlalchemy as sa
 
-from airflow_platform.schemas.common import HealthResponse, MetadataDBHealth, WarehouseHealth
+from airflow_platform.schemas.common import (
+    HealthResponse,
+    MetadataDBHealth,
+    RateLimitHealth,
+    WarehouseHealth,
+)
 from airflow_platform.storage.migrator import Migrator
 from airflow_platform.version import __version__
 
@@ -18,6 +23,7 @@ class HealthService:
     engine: Callable[[], sa.engine.Engine]
     airflow_version: str
     warehouse_probe: Callable[[], WarehouseHealth]
+    rate_limit_probe: Callable[[], RateLimitHealth] | None = None
 
     def metadata_db(self) -> MetadataDBHealth:
         try:
@@ -38,10 +44,13 @@ class HealthService:
     def check(self) -> HealthResponse:
         db = self.metadata_db()
         warehouse = self.warehouse_probe()
+        rate_limit = self.rate_limit_probe() if self.rate_limit_probe is not None else None
+        # Per-process counting keeps serving, yet budgets are no longer shared: worth a "degraded".
+        limits_ok = rate_limit is None or rate_limit.status != "degraded"
         overall: Literal["healthy", "degraded", "unhealthy"]
         if db.status == "unhealthy":
             overall = "unhealthy"
-        elif db.status == "healthy" and warehouse.status in ("healthy", "absent"):
+        elif db.status == "healthy" and warehouse.status in ("healthy", "absent") and limits_ok:
             overall = "healthy"
         else:
             overall = "degraded"
@@ -51,4 +60,5 @@ class HealthService:
             airflow_version=self.airflow_version,
             metadata_db=db,
             warehouse=warehouse,
+            rate_limit=rate_limit,
         )
