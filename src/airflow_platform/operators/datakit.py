@@ -242,8 +242,8 @@ class DataKitOperator(BaseOperator):
             if result.exit_code != 0:
                 tail = "\n".join(result.log_tail) or "(no output)"
                 raise task_failed(
-                    f"DataKit {plan.name} {plan.version} ({plan.image}) exited with code {result.exit_code}. "
-                    f"Last log lines:\n{tail}"
+                    f"DataKit {plan.name} {plan.version} ({plan.image}) exited with code {result.exit_code}"
+                    f"{_signal_hint(result.exit_code)}. Last log lines:\n{tail}"
                 )
             loaded = contract.load_outputs(
                 warehouse, plan.outputs, workdir / "outputs", lock_wait_s=lock_wait
@@ -268,6 +268,15 @@ class DataKitOperator(BaseOperator):
         if runtime is not None:
             self.log.info("Stopping the DataKit's container")
             runtime.stop()
+
+
+def _signal_hint(exit_code: int) -> str:
+    """128+N means signal N came from outside the kit: most often the engine stopping (a restart)."""
+    if exit_code == 143:
+        return " (SIGTERM: stopped from outside, e.g. by the Docker engine shutting down or restarting)"
+    if exit_code == 137:
+        return " (SIGKILL: killed from outside, e.g. out of memory, or by the engine stopping it)"
+    return ""
 
 
 def _run_conf(context: Mapping[str, Any]) -> dict[str, Any]:

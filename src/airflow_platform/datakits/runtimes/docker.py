@@ -130,6 +130,7 @@ class DockerRuntime:
 
     def run(self, job: ContainerJob, workdir: Path, on_line: Callable[[str], None]) -> RunResult:
         import docker.errors
+        import requests.exceptions
 
         kwargs = self.container_kwargs(job, workdir)
         container = self._create(kwargs)
@@ -159,6 +160,13 @@ class DockerRuntime:
                 exit_code = -1
             else:
                 raise DataKitError(f"The Docker engine refused the run: {e.explanation or e}") from None
+        except (requests.exceptions.RequestException, docker.errors.DockerException) as e:
+            # The engine died or restarted under the run (its streams broke or it refuses connections):
+            # the kit's result is unknown, so the run fails; a retry starts from scratch.
+            raise DataKitError(
+                f"Lost the Docker engine{self._where()} during the run ({_first_line(e)}); the container "
+                f"was stopped with it or is removed when the engine comes back. Retry the task."
+            ) from None
         finally:
             if timer is not None:
                 timer.cancel()
@@ -245,6 +253,7 @@ class DockerRuntime:
 
     def _remove(self) -> None:
         import docker.errors
+        import requests.exceptions
 
         with self._lock:
             container, self._container = self._container, None
@@ -257,6 +266,13 @@ class DockerRuntime:
         except docker.errors.APIError as e:
             if "already in progress" not in str(e):
                 raise
+        except (requests.exceptions.RequestException, docker.errors.DockerException):
+            # No engine to ask: the run's own error says so. The container is auto-removed, so the
+            # engine reaps it when it starts again (a daemon restart removes stopped --rm containers).
+            pass
+
+    def _where(self) -> str:
+        return f" at {self.base_url}" if self.base_url else ""
 
     def stop(self) -> None:
         self.stopped = True
