@@ -8,6 +8,7 @@ or as fake DNS answers: no test sends traffic anywhere but loopback.
 from __future__ import annotations
 
 import ipaddress
+import multiprocessing
 import socket
 import threading
 
@@ -370,3 +371,24 @@ def test_check_url_without_allowed_reads_the_config(monkeypatch: pytest.MonkeyPa
     with pytest.raises(UnsafeURLError):
         check_url("http://10.9.8.7:8080/")
     assert AllowList.from_config() == AllowList()
+
+
+def _child_check(queue: multiprocessing.Queue) -> None:
+    try:
+        queue.put(check_url("http://localhost:8080/", allowed=AllowList.parse("localhost")).addresses)
+    except Exception as exc:
+        queue.put(repr(exc))
+
+
+def test_a_forked_child_still_resolves() -> None:
+    """Airflow forks (LocalExecutor, Celery prefork, gunicorn): the parent's resolver threads are
+    not in the child, which must start its own instead of queueing lookups forever."""
+    parent = check_url("http://localhost:8080/", allowed=AllowList.parse("localhost")).addresses
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_check, args=(queue,))
+    child.start()
+    try:
+        assert queue.get(timeout=60) == parent
+    finally:
+        child.join(timeout=60)

@@ -26,6 +26,7 @@ import concurrent.futures
 import functools
 import ipaddress
 import logging
+import os
 import re
 import socket
 import threading
@@ -394,16 +395,30 @@ def _split(url: str) -> tuple[str, str, int, str, IPAddress | None]:
 # --- resolving --------------------------------------------------------------------------------
 
 _pool_lock = threading.Lock()
-_pool: list[concurrent.futures.ThreadPoolExecutor] = []
+_pool: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
 
 
 def _executor() -> concurrent.futures.ThreadPoolExecutor:
+    # Keyed by process id: a forked child (Celery prefork, gunicorn, LocalExecutor) inherits the
+    # parent's executor without its threads, and lookups queued there would never run.
+    pid = os.getpid()
     with _pool_lock:
-        if not _pool:
-            _pool.append(
-                concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-dns")
+        executor = _pool.get(pid)
+        if executor is None:
+            _pool.clear()
+            executor = _pool[pid] = concurrent.futures.ThreadPoolExecutor(
+                max_workers=8, thread_name_prefix="webhook-dns"
             )
-        return _pool[0]
+        return executor
+
+
+def _reset_after_fork() -> None:
+    global _pool_lock
+    _pool_lock = threading.Lock()  # a lock held by a parent's thread at fork time stays held otherwise
+    _pool.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _getaddrinfo(host: str, port: int) -> list[str]:
