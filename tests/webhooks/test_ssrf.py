@@ -510,6 +510,29 @@ def test_concurrent_sends_share_one_sender(allowed: Receiver, connections: Conne
     assert sorted(r.path for r in allowed.requests) == sorted(f"/c/{i}" for i in range(24))
 
 
+def test_a_forked_child_opens_its_own_connections(allowed: Receiver) -> None:
+    """The parent's kept-alive connection must not be shared with a forked child (both would write
+    into one socket); each keeps working."""
+    import multiprocessing
+
+    with WebhookSender(timeout=10, allowed=AllowList.parse(f"127.0.0.1:{allowed.port}")) as sender:
+        assert sender.send(allowed.url("/parent-1"), BODY, {}).ok
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+
+        def child() -> None:
+            queue.put(sender.send(allowed.url("/child"), BODY, {}).error or "ok")
+
+        process = ctx.Process(target=child)
+        process.start()
+        assert queue.get(timeout=60) == "ok"
+        process.join(timeout=60)
+        assert sender.send(allowed.url("/parent-2"), BODY, {}).ok
+    ports = {r.path: r.client[1] for r in allowed.requests}
+    assert ports["/parent-1"] == ports["/parent-2"]  # the parent's connection survived
+    assert ports["/child"] != ports["/parent-1"]
+
+
 # --- https: the certificate is checked against the original name ------------------------------
 
 

@@ -15,6 +15,7 @@ certificate check.
 from __future__ import annotations
 
 import collections
+import os
 import ssl
 import threading
 import time
@@ -83,6 +84,7 @@ class WebhookSender:
         self._plain: httpx.Client | None = None
         self._tls: collections.OrderedDict[str, httpx.Client] = collections.OrderedDict()
         self._closed = False
+        self._pid = os.getpid()
 
     # --- clients --------------------------------------------------------------------------------
 
@@ -109,6 +111,10 @@ class WebhookSender:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the webhook sender is closed")
+            if self._pid != os.getpid():
+                # A forked child must not write into the parent's pooled sockets (nor close them: a
+                # TLS close would corrupt the parent's session). Drop them and start afresh.
+                self._plain, self._tls, self._pid = None, collections.OrderedDict(), os.getpid()
             if scheme == "http":
                 if self._plain is None:
                     self._plain = self._new_client()
