@@ -34,6 +34,9 @@ ARTIFACTS = Path(os.environ.get("PLATFORM_TEST_ARTIFACTS", harness.REPO / "test-
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="platform-test-home-"))
 SESSION_ENV = harness.airflow_env(_SESSION_HOME)
 os.environ.update(SESSION_ENV)
+# The test process itself runs no background webhook dispatcher (tests drive one when they need it);
+# the servers it starts get SESSION_ENV, where it is on.
+os.environ["AIRFLOW__PLATFORM__WEBHOOK_DISPATCHER"] = "False"
 
 
 @pytest.fixture(scope="session")

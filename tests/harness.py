@@ -88,6 +88,8 @@ def airflow_env(home: Path, sql_alchemy_conn: str | None = None, port: int | Non
         "AIRFLOW__PLATFORM__WAREHOUSE_PATH": str(home / "warehouse.duckdb"),
         # Webhook receivers in the tests listen on 127.0.0.1; every other non-public address stays refused.
         "AIRFLOW__PLATFORM__WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        # The servers deliver webhooks themselves (a dispatcher thread per process), as in production.
+        "AIRFLOW__PLATFORM__WEBHOOK_DISPATCHER": "True",
     }
     if airflow_major() >= 3:
         env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB_AUTH_MANAGER

@@ -24,7 +24,20 @@ def _platform_blueprints() -> list[Any]:
 
     blueprint = build_blueprint()
     exempt_from_csrf(blueprint)
+    _start_webhook_dispatcher_in_workers(blueprint)
     return [blueprint]
+
+
+def _start_webhook_dispatcher_in_workers(blueprint: Any) -> None:
+    """Airflow 2's gunicorn builds the app in its master (``--preload``) and forks the workers:
+    each worker starts its dispatcher thread right after the fork (no thread runs across a fork).
+    Without preload the app is built in the worker itself: its first request starts it."""
+    import os
+
+    from airflow_platform.webhooks.dispatcher import start_background_dispatcher
+
+    os.register_at_fork(after_in_child=start_background_dispatcher)
+    blueprint.before_app_request(start_background_dispatcher)
 
 
 class _LazyBlueprints(list[Any]):

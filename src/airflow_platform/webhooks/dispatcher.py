@@ -170,6 +170,15 @@ def ensure_background_dispatcher() -> bool:
     return True
 
 
+def start_background_dispatcher() -> None:
+    """``ensure_background_dispatcher`` for hooks (at-fork, Flask's before-request): never raises,
+    answers None (a before-request hook that answers something would replace the response)."""
+    try:
+        ensure_background_dispatcher()
+    except Exception:
+        log.exception("Could not start the webhook dispatcher thread")
+
+
 def _background() -> None:
     try:
         Dispatcher().run(threading.Event())
