@@ -1,0 +1,67 @@
+"""Fault tests: each breaks a private service (PostgreSQL, Redis, Docker engine, a small disk) under
+the platform and checks that the failure is clear and bounded, and that the platform recovers.
+
+One real server serves the PostgreSQL and Redis faults: its metadata DB is a private PostgreSQL
+and its rate-limit storage a private Redis, both stopped and started by the tests (never the
+shared services other tests use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import harness
+from tests.actors import MADE_SECRETS
+from tests.faults.services import PrivatePostgres, PrivateRedis, private_postgres, private_redis
+
+#: Cool-down between probes of a failed rate-limit store: short, so recovery shows within a test.
+FALLBACK_SECONDS = 1
+
+
+@dataclass
+class FaultServer:
+    server: harness.AirflowServer
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+    key: str
+
+
+@pytest.fixture(scope="session")
+def fault_postgres() -> Iterator[PrivatePostgres]:
+    with private_postgres() as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def fault_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    with private_redis(tmp_path_factory.mktemp("fault-redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def fault_server(
+    fault_postgres: PrivatePostgres,
+    fault_redis: PrivateRedis,
+    artifacts_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[FaultServer]:
+    home = tmp_path_factory.mktemp("fault-home")
+    port = harness.free_port()
+    env = {
+        **harness.airflow_env(
+            home,
+            sql_alchemy_conn=fault_postgres.url.replace("postgresql://", "postgresql+psycopg2://"),
+            port=port,
+        ),
+        "AIRFLOW__PLATFORM__RATE_LIMIT_STORAGE_URI": fault_redis.url,
+        "AIRFLOW__PLATFORM__RATE_LIMIT_FALLBACK_SECONDS": str(FALLBACK_SECONDS),
+    }
+    harness.prepare_airflow_home(env)
+    key = harness.create_key(env, harness.ADMIN_USER)
+    MADE_SECRETS.append(key)
+    with harness.running_server(env, port, artifacts_dir) as server:
+        yield FaultServer(server, fault_postgres, fault_redis, key)
