@@ -34,6 +34,7 @@ from airflow_platform.analytics.duckdb_engine import (
     DuckDBWarehouse,
     QueryCancelledError,
     QueryTimeoutError,
+    _Execution,
     _ParseTree,
 )
 from airflow_platform.analytics.guard import (
@@ -637,6 +638,67 @@ def test_cancel_all_stops_every_running_query(warehouse: DuckDBWarehouse) -> Non
     for t in threads:
         t.join(timeout=30)
     assert len(errors) == 3 and all(isinstance(e, QueryCancelledError) for e in errors)
+
+
+def test_a_short_timeout_is_kept_beside_a_long_running_query(warehouse: DuckDBWarehouse) -> None:
+    """One watchdog serves every query: a later, shorter deadline still stops its own query."""
+    errors: list[BaseException] = []
+    slow = "SELECT count(*) FROM range(1000000) a, range(1000000) b"
+
+    def work() -> None:
+        try:
+            warehouse.run(check_read_only(slow), {}, limit=1, timeout_s=120, run_id="q-long")
+        except BaseException as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while "q-long" not in warehouse.running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(QueryTimeoutError):
+        warehouse.run(check_read_only(slow), {}, limit=1, timeout_s=0.5, run_id="q-short")
+    assert warehouse.running() == ["q-long"]
+    assert warehouse.cancel("q-long") is True
+    thread.join(timeout=30)
+    assert len(errors) == 1 and isinstance(errors[0], QueryCancelledError)
+
+
+def test_a_stop_before_the_query_starts_still_interrupts_it(warehouse: DuckDBWarehouse) -> None:
+    """A cancel that lands before the engine starts is repeated until the query stops."""
+    connection = warehouse.connect_read_only()
+    try:
+        execution = _Execution(connection, timeout_s=120)
+        assert execution.stop("cancelled") is True
+        execution.start()
+        try:
+            with pytest.raises(duckdb.InterruptException):
+                connection.execute("SELECT count(*) FROM range(1000000) a, range(1000000) b").fetchall()
+        finally:
+            execution.finish()
+        assert execution.reason == "cancelled"
+        assert execution.stop("cancelled") is False  # finished: nothing left to stop
+    finally:
+        connection.close()
+
+
+def test_queries_share_one_watchdog_thread(warehouse: DuckDBWarehouse) -> None:
+    def watchdogs() -> int:
+        return sum(1 for t in threading.enumerate() if t.name == "duckdb-query-watchdog")
+
+    threads = [
+        threading.Thread(
+            target=lambda: [
+                warehouse.run(check_read_only("SELECT 42"), {}, limit=1, timeout_s=30) for _ in range(20)
+            ]
+        )
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert watchdogs() <= 1
 
 
 def test_a_run_id_cannot_run_twice_at_once(warehouse: DuckDBWarehouse) -> None:
