@@ -64,7 +64,8 @@ class ImportQuery(RequestModel):
 
 
 @blueprint.operation(BASE, "POST", summary="Create a connection", body=ConnectionCreate, response=Connection,
-                     status=201, resource=RESOURCE, feature=FEATURE, tags=TAGS)  # fmt: skip
+                     status=201, resource=RESOURCE, feature=FEATURE, tags=TAGS,
+                     errors=(400, 401, 403, 404, 409, 429, 500))  # fmt: skip
 def create_connection(principal: Principal, body: ConnectionCreate) -> Connection:
     """Stored in Airflow's connection table (Fernet-encrypted by Airflow), owned by your tenant."""
     return _service().create(principal, body)
@@ -110,7 +111,8 @@ def _import_items() -> list[ConnectionExport]:
 
 
 @blueprint.operation(f"{BASE}/import", "POST", summary="Import connections", query=ImportQuery,
-                     response=ImportResult, resource=RESOURCE, feature=FEATURE, tags=TAGS)  # fmt: skip
+                     response=ImportResult, resource=RESOURCE, feature=FEATURE, tags=TAGS,
+                     errors=(400, 401, 403, 404, 409, 429, 500))  # fmt: skip
 def import_connections(principal: Principal, query: ImportQuery) -> ImportResult:
     """Body: the export document (JSON, or YAML with ``Content-Type: application/yaml``).
     Answers what was (or, with ``dry_run``, would be) created, updated, unchanged, skipped."""

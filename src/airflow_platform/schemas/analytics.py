@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from airflow_platform.schemas.common import RequestModel, WireModel
+from airflow_platform.schemas.common import MAX_OFFSET, RequestModel, WireModel
 
 #: `queued` and `running` are not final; the others are.
 QueryStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
@@ -187,7 +187,7 @@ class QueryHistoryItem(WireModel):
 
 class QueryHistoryQuery(RequestModel):
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     status: QueryStatus | None = None
     database: str | None = Field(default=None, max_length=250)
 
