@@ -14,6 +14,7 @@ No Airflow import here: runtimes and the operator translate these errors into ta
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import random
@@ -66,6 +67,10 @@ class DataKitTimeoutError(DataKitError):
 
 class WarehouseBusyError(DataKitError, ServiceUnavailableError):
     """Another process held the warehouse's lock for longer than the bounded wait."""
+
+
+class WarehouseFullError(DataKitError, ServiceUnavailableError):
+    """The warehouse's disk ran out of space: the load was rolled back; freeing space fixes it."""
 
 
 # --- what to run --------------------------------------------------------------------------------
@@ -398,27 +403,55 @@ def load_outputs(
     import duckdb
 
     loaded: list[dict[str, Any]] = []
-    with _writing(warehouse, lock_wait_s) as con:
-        con.execute("BEGIN TRANSACTION")
-        current = None
-        try:
-            for port in ports:
-                current = port
-                source = _literal(str(directory / f"{port.name}.parquet"))
-                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{port.schema}"')
-                load = f"CREATE OR REPLACE TABLE {port.quoted} AS SELECT * FROM read_parquet({source})"  # noqa: S608
-                con.execute(load)
-                rows = _count(con, f"SELECT count(*) FROM {port.quoted}")  # noqa: S608
-                loaded.append({"name": port.name, "table": port.qualified, "rows": rows})
-            con.execute("COMMIT")
-        except duckdb.Error as e:
-            con.execute("ROLLBACK")
-            name = current.name if current else "?"
-            raise DataKitOutputError(
-                f"Output {name}.parquet could not be loaded ({_first_line(e)}); the warehouse is unchanged",
-                details={"output": name},
-            ) from None
+    try:
+        with _writing(warehouse, lock_wait_s) as con:
+            con.execute("BEGIN TRANSACTION")
+            current = None
+            try:
+                for port in ports:
+                    current = port
+                    source = _literal(str(directory / f"{port.name}.parquet"))
+                    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{port.schema}"')
+                    load = f"CREATE OR REPLACE TABLE {port.quoted} AS SELECT * FROM read_parquet({source})"  # noqa: S608
+                    con.execute(load)
+                    rows = _count(con, f"SELECT count(*) FROM {port.quoted}")  # noqa: S608
+                    loaded.append({"name": port.name, "table": port.qualified, "rows": rows})
+                con.execute("COMMIT")
+            except duckdb.Error as e:
+                # A failed COMMIT has already ended the transaction; the rollback is for the other cases.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                if _disk_full(e):
+                    raise
+                name = current.name if current else "?"
+                raise DataKitOutputError(
+                    f"Output {name}.parquet could not be loaded ({_first_line(e)}); "
+                    f"the warehouse is unchanged",
+                    details={"output": name},
+                ) from None
+    except (duckdb.Error, OSError) as e:
+        if not _disk_full(e):
+            raise
+        raise _full_error(warehouse, e) from None
     return loaded
+
+
+def _disk_full(error: BaseException) -> bool:
+    """ENOSPC, as an OSError or as DuckDB's IO error text (DuckDB keeps no errno)."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error)
+    return "No space left on device" in text or "Disk quota exceeded" in text
+
+
+def _full_error(warehouse: str, error: BaseException) -> WarehouseFullError:
+    folder = os.path.dirname(os.path.abspath(warehouse))
+    return WarehouseFullError(
+        f"The disk of the warehouse is full: no space left in {folder} ({_first_line(error)}). "
+        f"The load was rolled back and the warehouse keeps its previous data; free space on that disk "
+        f"(or move [platform] warehouse_path) and retry",
+        details={"path": warehouse, "reason": "disk_full"},
+    )
 
 
 def table_rows(warehouse: str, table: str, *, lock_wait_s: float = 30) -> int | None:
