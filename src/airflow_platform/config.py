@@ -320,8 +320,8 @@ OPTIONS: dict[str, dict[str, Any]] = {
     },
     "webhook_timeout_seconds": {
         "description": (
-            "Seconds a webhook delivery may take to connect, and to send or receive each chunk, "
-            "before the attempt counts as failed (and is retried by the webhook's retry policy).\n"
+            "Seconds one webhook delivery attempt may take in all (resolving, connecting, sending, "
+            "the answer) before it counts as failed and is retried by the webhook's retry policy.\n"
         ),
         "version_added": "0.1.0",
         "type": "integer",

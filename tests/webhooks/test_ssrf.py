@@ -494,6 +494,47 @@ def test_failures_are_results_not_exceptions(allowed: Receiver, connections: Con
     )
 
 
+class DripServer:
+    """Answers a valid 200 one byte every 50 ms (about 10 s in all): each read is quick, the whole
+    answer is slow. Without a deadline for the whole attempt the sender would wait it out and see
+    the 200."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            answer = b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 200 + b"\r\nContent-Length: 0\r\n\r\n"
+            for byte in answer:
+                if self.stop.wait(0.05):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(timeout=10)
+
+
+def test_the_timeout_bounds_the_whole_attempt_not_each_read(connections: Connections) -> None:
+    drip = DripServer()
+    try:
+        with WebhookSender(timeout=1, allowed=AllowList.parse(f"127.0.0.1:{drip.port}")) as sender:
+            result = sender.send(f"http://127.0.0.1:{drip.port}/", BODY, {})
+        assert result.response_status is None
+        assert result.error == "no answer within 1 s (read timeout)"
+    finally:
+        drip.close()
+
+
 def test_concurrent_sends_share_one_sender(allowed: Receiver, connections: Connections) -> None:
     results: list[Any] = []
     with WebhookSender(timeout=10, allowed=AllowList.parse(f"127.0.0.1:{allowed.port}")) as sender:

@@ -10,22 +10,28 @@ environment are ignored because a proxy would resolve the name itself.
 HTTPS connections are pooled per host name: the pool is keyed by the connected IP, and reusing a
 TLS session verified for one name to send another name's delivery would skip that name's
 certificate check.
+
+``timeout`` bounds the whole attempt, not each socket operation: a receiver that drips its answer a
+byte at a time would otherwise hold a dispatcher slot (and outlive its lease) indefinitely. httpx has
+no total timeout for sync clients, so the socket layer under it clamps every connect/read/write to
+the time left (a thread-local deadline: a sync request runs in its caller's thread).
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_platform.webhooks.signing import USER_AGENT
-from airflow_platform.webhooks.url_guard import AllowList, UnsafeURLError, check_url
+from airflow_platform.webhooks.url_guard import AllowList, Target, UnsafeURLError, check_url
 
 if TYPE_CHECKING:
     import httpx
@@ -97,12 +103,16 @@ class WebhookSender:
                 self._ssl_context = self._verify
             else:
                 self._ssl_context = httpx.create_ssl_context(verify=self._verify, trust_env=False)
+        limits = httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=20)
+        transport = httpx.HTTPTransport(verify=self._ssl_context, trust_env=False, limits=limits)
+        pool = getattr(transport, "_pool", None)
+        if pool is not None and hasattr(pool, "_network_backend"):  # httpx >= 0.23 / httpcore 1.x
+            pool._network_backend = _deadline_backend()
         return httpx.Client(
+            transport=transport,
             timeout=httpx.Timeout(self.timeout),
             follow_redirects=False,
-            trust_env=False,
-            verify=self._ssl_context,
-            limits=httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=20),
+            trust_env=False,  # also keeps the client from mounting proxy transports from the environment
             headers={"user-agent": USER_AGENT},
         )
 
@@ -152,6 +162,7 @@ class WebhookSender:
     def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
         """POST ``body`` to ``url``; every failure (refused URL, network, non-2xx) is in ``error``."""
         started = time.perf_counter()
+        deadline = time.monotonic() + self.timeout  # the whole attempt, DNS included
 
         def elapsed() -> float:
             return round((time.perf_counter() - started) * 1000.0, 3)
@@ -167,6 +178,20 @@ class WebhookSender:
         request_headers = {k: v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
         request_headers["Host"] = target.host_header
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        _deadline.at = deadline
+        try:
+            return self._send_to(target, body, request_headers, extensions, elapsed)
+        finally:
+            _deadline.at = None
+
+    def _send_to(
+        self,
+        target: Target,
+        body: bytes,
+        request_headers: dict[str, str],
+        extensions: dict[str, str],
+        elapsed: Callable[[], float],
+    ) -> SendResult:
         error = "no address to connect to"
         for address in target.addresses:
             try:
@@ -216,6 +241,61 @@ class WebhookSender:
             where = f" to {location}" if location else ""
             return status, snippet, f"redirect not followed: HTTP {status}{where}"
         return status, snippet, f"HTTP {status} {response.reason_phrase}".rstrip()
+
+
+_deadline = threading.local()
+
+
+def _clamp(timeout: float | None) -> float | None:
+    deadline: float | None = getattr(_deadline, "at", None)
+    if deadline is None:
+        return timeout
+    left = max(deadline - time.monotonic(), 0.001)  # spent: the next operation times out at once
+    return left if timeout is None else min(timeout, left)
+
+
+@functools.cache
+def _deadline_backend() -> Any:
+    """httpcore's sync socket backend with every operation's timeout clamped to the deadline."""
+    import httpcore
+
+    class DeadlineStream(httpcore.NetworkStream):
+        def __init__(self, inner: httpcore.NetworkStream) -> None:
+            self._inner = inner
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._inner.read(max_bytes, _clamp(timeout))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self._inner.write(buffer, _clamp(timeout))
+
+        def close(self) -> None:
+            self._inner.close()
+
+        def start_tls(
+            self,
+            ssl_context: ssl.SSLContext,
+            server_hostname: str | None = None,
+            timeout: float | None = None,
+        ) -> httpcore.NetworkStream:
+            return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout)))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class DeadlineBackend(httpcore.SyncBackend):
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.NetworkStream:
+            inner = super().connect_tcp(host, port, _clamp(timeout), local_address, socket_options)
+            return DeadlineStream(inner)
+
+    return DeadlineBackend()
 
 
 class _Retryable(Exception):
