@@ -6,13 +6,14 @@ from airflow_platform.api.paths import API_PREFIX
 
 UI_PREFIX = f"{API_PREFIX}/ui"
 
-#: (slug, menu name). Webhooks has no API yet, so no page.
+#: (slug, menu name).
 PAGES: tuple[tuple[str, str], ...] = (
     ("datakits", "DataKits"),
     ("deployments", "Deployments"),
     ("sql", "SQL Editor"),
     ("tenants", "Tenants"),
     ("connections", "Connections"),
+    ("webhooks", "Webhooks"),
     ("api-keys", "API Keys"),
 )
 

@@ -32,6 +32,7 @@ UI_RESOURCES = (
     "Connections",
     "API Keys",
     "DAGs",
+    "Webhooks",
 )
 
 #: Pages draw everything with DOM calls from our own script: nothing inline, nothing foreign.
@@ -101,10 +102,11 @@ def static_file(filename: str) -> Response:
     return response
 
 
-def _saved_queries_served() -> bool:
+def _served(prefix: str) -> bool:
+    """Whether the app has routes under ``prefix`` (optional APIs built by other parts of the platform)."""
     from airflow_platform.api.blueprint import platform_operations
 
-    return any(op.rule.startswith("/api/v1/analytics/saved-queries") for op in platform_operations())
+    return any(op.rule.startswith(prefix) for op in platform_operations())
 
 
 @blueprint.operation(
@@ -133,7 +135,10 @@ def get_ui_context(principal: Principal | None) -> UiContext:
         is_platform_admin=principal.is_platform_admin,
         tenants=sorted(tenant_service().memberships(principal.username)),
         can={resource: allowed(resource) for resource in UI_RESOURCES},
-        features={"saved_queries": _saved_queries_served(), "webhooks": False},
+        features={
+            "saved_queries": _served("/api/v1/analytics/saved-queries"),
+            "webhooks": _served("/api/v1/platform/webhooks"),
+        },
         links=compat.airflow_ui_links(),
         airflow_version=compat.airflow_version(),
     )

@@ -886,10 +886,280 @@
     load();
   }
 
+  // --- Webhooks -------------------------------------------------------------------------------
+
+  var WEBHOOK_EVENTS = ["dag.success", "dag.failure", "dag.running", "task.success", "task.failure", "task.retry"];
+  var WEBHOOKS = "/api/v1/platform/webhooks";
+
+  function webhookPath(id, rest) { return WEBHOOKS + "/" + encodeURIComponent(id) + (rest || ""); }
+
+  function splitList(text) { return text.split(",").map(function (s) { return s.trim(); }).filter(Boolean); }
+
+  // A secret shown once, with a copy button (the API never answers it again).
+  function secretBox(label, secret, note) {
+    var code = h("code", { id: "pf-wh-secret-value" }, secret);
+    var copied = h("span", { class: "pf-muted", id: "pf-wh-secret-copied" });
+    var copy = h("button", { id: "pf-wh-secret-copy", onclick: function () {
+      var done = function () { copied.textContent = "Copied."; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(secret).then(done, function () { selectText(code); done(); });
+      } else { selectText(code); done(); }
+    } }, "Copy");
+    return h("div", { id: "pf-wh-secret" }, h("div", { class: "pf-secret" }, h("strong", {}, label), code, copy, copied),
+      h("p", { class: "pf-muted" }, note || "This is the only time the secret is shown: store it now."));
+  }
+
+  function selectText(node) {
+    var range = document.createRange();
+    range.selectNodeContents(node);
+    var sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+    try { document.execCommand("copy"); } catch (e) { /* the text stays selected for Ctrl+C */ }
+  }
+
+  function pageWebhooks() {
+    if (!can("Webhooks", "read")) { noPermission("webhooks"); return; }
+    clear(main);
+    if (!ME.features.webhooks) {
+      append(main, [h("h1", {}, "Webhooks"), h("div", { class: "pf-card pf-empty" }, "This server does not serve the webhooks API.")]);
+      return;
+    }
+    var mayCreate = can("Webhooks", "create"), mayEdit = can("Webhooks", "edit"), mayDelete = can("Webhooks", "delete");
+    var eventFilter = h("select", { "aria-label": "Event", id: "pf-wh-filter-event" }, h("option", { value: "" }, "All events"),
+      WEBHOOK_EVENTS.map(function (e) { return h("option", { value: e }, e); }));
+    var enabledFilter = h("select", { "aria-label": "Enabled", id: "pf-wh-filter-enabled" }, h("option", { value: "" }, "Enabled and disabled"),
+      h("option", { value: "true" }, "Enabled"), h("option", { value: "false" }, "Disabled"));
+    var secretArea = h("div", { id: "pf-wh-secret-area" });
+    var panel = h("div", { class: "pf-card", hidden: true, id: "pf-wh-form" });
+    var list = h("div", { id: "pf-webhooks" }, h("p", { class: "pf-muted" }, "Loading…"));
+    var detail = h("div", { id: "pf-wh-detail" });
+    var testResults = {};
+    var newButton = mayCreate ? h("button", { class: "primary", id: "pf-wh-new", onclick: function () { panel.hidden = !panel.hidden; } }, "New webhook") : null;
+    append(main, [h("div", { class: "pf-toolbar" }, h("h1", { class: "pf-grow" }, "Webhooks"), eventFilter, enabledFilter,
+      h("button", { onclick: function () { load(); } }, "Refresh"), newButton), panel, secretArea, list, detail]);
+    if (mayCreate) buildWebhookForm(panel, function (created) {
+      clear(secretArea).appendChild(secretBox("Signing secret of “" + created.name + "”:", created.secret));
+      panel.hidden = true;
+      load();
+    });
+    eventFilter.addEventListener("change", function () { load(); });
+    enabledFilter.addEventListener("change", function () { load(); });
+
+    function load() {
+      return api("GET", WEBHOOKS + qs({ limit: 200, event: eventFilter.value, enabled: enabledFilter.value })).then(function (res) {
+        var rows = res.webhooks.map(webhookRow);
+        clear(list);
+        append(list, [table(["Name", "URL", "Events", "Enabled", "Last delivery", "Actions"], rows,
+          mayCreate ? "No webhooks yet: create one with “New webhook”." : "No webhooks."),
+          h("p", { class: "pf-muted" }, res.total + " webhook(s)")]);
+        var open = window.location.hash.slice(1);
+        if (open && res.webhooks.some(function (w) { return w.webhook_id === open; })) {
+          showDetail(res.webhooks.filter(function (w) { return w.webhook_id === open; })[0]);
+        } else if (open) { clear(detail); }
+      }, function (err) { clear(list); showError(err); });
+    }
+
+    function webhookRow(w) {
+      var last = h("span", { class: "pf-wh-last" }, h("span", { class: "pf-muted" }, "…"));
+      api("GET", webhookPath(w.webhook_id, "/deliveries?limit=1")).then(function (res) {
+        clear(last);
+        var d = res.deliveries[0];
+        append(last, d ? [badge(d.status, d.status), " ", h("span", { class: "pf-muted" }, d.event + " · " + fmtDate(d.last_attempt_at || d.created_at))]
+          : h("span", { class: "pf-muted" }, "never"));
+      }, function () { clear(last).appendChild(h("span", { class: "pf-muted" }, "—")); });
+      // The last test's result stays in its row when the list is drawn again.
+      var result = testResults[w.webhook_id] || (testResults[w.webhook_id] = h("span", { class: "pf-test-result" }));
+      var actions = h("div", { class: "pf-toolbar pf-actions-cell" });
+      if (mayEdit) {
+        append(actions, h("button", { "data-action": "toggle", onclick: function (ev) {
+          var button = ev.target; button.disabled = true;
+          api("PATCH", webhookPath(w.webhook_id), { body: { enabled: !w.enabled } }).then(function () {
+            flash((w.enabled ? "Disabled " : "Enabled ") + w.name + ".", "ok"); load();
+          }, function (err) { button.disabled = false; showError(err); });
+        } }, w.enabled ? "Disable" : "Enable"));
+      }
+      if (mayCreate) {
+        var test = h("button", { "data-action": "test", onclick: function () {
+          test.disabled = true; unflash(); clear(result).appendChild(h("span", { class: "pf-spinner" }));
+          api("POST", webhookPath(w.webhook_id, "/test")).then(function (d) {
+            clear(result);
+            append(result, [h("span", { class: d.status === "succeeded" ? "pf-result-ok" : "pf-result-bad" },
+              d.status === "succeeded" ? "✓ Delivered" : "✗ " + (d.status === "failed" ? "Failed" : d.status)),
+              d.response_status ? " HTTP " + d.response_status : "", d.duration_ms != null ? " · " + Math.round(d.duration_ms) + " ms" : "",
+              d.error ? h("div", { class: "pf-muted" }, d.error) : null]);
+            window.location.hash = w.webhook_id;
+            load();
+          }, function (err) { clear(result); append(result, h("span", { class: "pf-result-bad" }, err.message)); })
+            .then(function () { test.disabled = false; });
+        } }, "Send test");
+        append(actions, [test, h("button", { "data-action": "rotate", onclick: function () {
+          if (!window.confirm("Rotate the signing secret of " + w.name + "? The old one keeps signing for a grace period.")) return;
+          api("POST", webhookPath(w.webhook_id, "/rotate-secret")).then(function (r) {
+            clear(secretArea).appendChild(secretBox("New signing secret of “" + w.name + "”:", r.secret,
+              "This is the only time the new secret is shown: store it now. The previous secret keeps signing until " +
+              fmtDate(r.previous_secret_expires_at) + "."));
+            flash("Rotated the secret of " + w.name + ".", "ok");
+          }, showError);
+        } }, "Rotate secret")]);
+      }
+      append(actions, h("button", { "data-action": "deliveries", onclick: function () {
+        window.location.hash = w.webhook_id; showDetail(w);
+      } }, "Deliveries"));
+      if (mayDelete) {
+        append(actions, h("button", { class: "danger", "data-action": "delete", onclick: function () {
+          if (!window.confirm("Delete webhook " + w.name + "? Its delivery log goes too.")) return;
+          api("DELETE", webhookPath(w.webhook_id)).then(function () {
+            flash("Deleted " + w.name + ".", "ok");
+            if (window.location.hash.slice(1) === w.webhook_id) { history.replaceState(null, "", window.location.pathname); clear(detail); }
+            load();
+          }, showError);
+        } }, "Delete"));
+      }
+      return h("tr", { "data-webhook": w.webhook_id, "data-webhook-name": w.name },
+        h("td", {}, h("a", { href: "#" + w.webhook_id, onclick: function () { showDetail(w); } }, w.name),
+          w.description ? h("div", { class: "pf-muted" }, w.description) : null,
+          ME.is_platform_admin ? h("div", { class: "pf-muted" }, w.tenant_id || "platform-wide") : null),
+        h("td", { class: "pf-url" }, h("code", {}, w.url)),
+        h("td", {}, w.events.map(function (e) { return badge(e, "tag"); })),
+        h("td", {}, badge(w.enabled ? "enabled" : "disabled", w.enabled ? "active" : "paused")),
+        h("td", {}, last), h("td", {}, actions, result));
+    }
+
+    function showDetail(w) {
+      clear(detail);
+      var statusFilter = h("select", { "aria-label": "Delivery status", id: "pf-wh-dl-status" }, h("option", { value: "" }, "All"),
+        ["pending", "succeeded", "failed"].map(function (s) { return h("option", { value: s }, s); }));
+      var log = h("div", { id: "pf-wh-deliveries" }, h("p", { class: "pf-muted" }, "Loading…"));
+      var one = h("div", { id: "pf-wh-delivery" });
+      var headerNames = Object.keys(w.headers || {});
+      var filters = w.filters || {};
+      var policy = w.retry_policy || {};
+      append(detail, [h("h2", {}, "Webhook “" + w.name + "”"),
+        h("div", { class: "pf-card" }, h("dl", { class: "pf-dl" },
+          h("dt", {}, "Id"), h("dd", {}, h("code", {}, w.webhook_id)),
+          h("dt", {}, "URL"), h("dd", {}, h("code", {}, w.url)),
+          h("dt", {}, "Events"), h("dd", {}, w.events.join(", ")),
+          h("dt", {}, "DAG ids"), h("dd", {}, (filters.dag_ids || []).join(", ") || "all"),
+          h("dt", {}, "Tags"), h("dd", {}, (filters.tags || []).join(", ") || "all"),
+          h("dt", {}, "Custom headers"), h("dd", {}, headerNames.length ? headerNames.join(", ") + " (values hidden)" : "—"),
+          h("dt", {}, "Retries"), h("dd", {}, (policy.max_attempts || "—") + " attempt(s), backoff " + (policy.backoff_seconds || []).join(", ") + " s"),
+          h("dt", {}, "Created"), h("dd", {}, (w.created_by || "—") + ", " + fmtDate(w.created_at)),
+          h("dt", {}, "Secret rotated"), h("dd", {}, fmtDate(w.secret_rotated_at)))),
+        h("div", { class: "pf-toolbar" }, h("h2", { class: "pf-grow" }, "Delivery log"), h("label", {}, "Status ", statusFilter),
+          h("button", { id: "pf-wh-dl-refresh", onclick: function () { loadLog(); } }, "Refresh")),
+        log, one]);
+      statusFilter.addEventListener("change", function () { loadLog(); });
+      loadLog();
+      detail.scrollIntoView({ block: "start" });
+
+      function loadLog() {
+        return api("GET", webhookPath(w.webhook_id, "/deliveries" + qs({ status: statusFilter.value, limit: 100 }))).then(function (res) {
+          clear(log).appendChild(table(["Status", "Event", "Attempts", "Response", "Error", "Duration", "Created", "Last attempt", ""],
+            res.deliveries.map(function (d) {
+              return h("tr", { "data-delivery": d.delivery_id, "data-status": d.status }, h("td", {}, badge(d.status, d.status)), h("td", {}, h("code", {}, d.event)),
+                h("td", { class: "num" }, d.attempts), h("td", { class: "num" }, d.response_status != null ? String(d.response_status) : "—"),
+                h("td", { class: "pf-error-cell" }, d.error || ""), h("td", { class: "num" }, d.duration_ms != null ? Math.round(d.duration_ms) + " ms" : "—"),
+                h("td", {}, fmtDate(d.created_at)), h("td", {}, fmtDate(d.last_attempt_at) + (d.status === "pending" && d.next_attempt_at ? " · next " + fmtDate(d.next_attempt_at) : "")),
+                h("td", {}, h("button", { "data-action": "view", onclick: function () { showDelivery(d.delivery_id); } }, "View")));
+            }), "No deliveries yet."));
+          append(log, h("p", { class: "pf-muted" }, res.total + " deliver" + (res.total === 1 ? "y" : "ies")));
+        }, function (err) { clear(log); showError(err); });
+      }
+
+      function showDelivery(id) {
+        api("GET", webhookPath(w.webhook_id, "/deliveries/" + encodeURIComponent(id))).then(function (d) {
+          clear(one);
+          var redeliver = mayCreate ? h("button", { class: "primary", id: "pf-wh-redeliver", onclick: function () {
+            redeliver.disabled = true;
+            api("POST", webhookPath(w.webhook_id, "/deliveries/" + encodeURIComponent(id) + "/redeliver")).then(function () {
+              flash("Redelivery of " + id + " queued.", "ok");
+              loadLog(); showDelivery(id);
+            }, function (err) { redeliver.disabled = false; showError(err); });
+          } }, "Redeliver") : null;
+          append(one, h("div", { class: "pf-card", "data-delivery-detail": d.delivery_id },
+            h("div", { class: "pf-toolbar" }, h("h2", { class: "pf-grow" }, "Delivery ", h("code", {}, d.delivery_id), " ", badge(d.status, d.status)), redeliver),
+            h("dl", { class: "pf-dl" }, h("dt", {}, "Event"), h("dd", {}, d.event), h("dt", {}, "Attempts"), h("dd", {}, String(d.attempts)),
+              h("dt", {}, "Delivered"), h("dd", {}, fmtDate(d.delivered_at)), h("dt", {}, "Next attempt"), h("dd", {}, fmtDate(d.next_attempt_at))),
+            h("h2", {}, "Attempts"),
+            table(["#", "At", "Response", "Error", "Duration"], (d.attempt_log || []).map(function (a) {
+              return h("tr", {}, h("td", { class: "num" }, a.attempt), h("td", {}, fmtDate(a.at)),
+                h("td", {}, a.response_status != null ? h("span", { class: a.response_status >= 200 && a.response_status < 300 ? "pf-result-ok" : "pf-result-bad" }, String(a.response_status)) : "—"),
+                h("td", { class: "pf-error-cell" }, a.error || ""), h("td", { class: "num" }, a.duration_ms != null ? Math.round(a.duration_ms) + " ms" : "—"));
+            }), "Not attempted yet."),
+            h("h2", {}, "Payload"), h("pre", { class: "pf-pre", id: "pf-wh-payload" }, JSON.stringify(d.payload, null, 2))));
+        }, showError);
+      }
+    }
+
+    load();
+  }
+
+  function buildWebhookForm(panel, onCreated) {
+    var f = {
+      name: h("input", { type: "text", id: "pf-wh-name", maxlength: 200 }),
+      url: h("input", { type: "url", id: "pf-wh-url", placeholder: "https://hooks.example.com/airflow", maxlength: 2048 }),
+      description: h("input", { type: "text", id: "pf-wh-description" }),
+      dag_ids: h("input", { type: "text", id: "pf-wh-dag-ids", placeholder: "empty: every DAG; e.g. etl_daily, export_orders" }),
+      tags: h("input", { type: "text", id: "pf-wh-tags", placeholder: "empty: any tags; e.g. production" }),
+      headers: h("textarea", { rows: 2, id: "pf-wh-headers", placeholder: "Name: value, one per line (values are kept secret)" }),
+      max_attempts: h("input", { type: "number", id: "pf-wh-max-attempts", min: "1", max: "10", value: "3" }),
+      backoff: h("input", { type: "text", id: "pf-wh-backoff", value: "10, 30, 60" }),
+      enabled: h("input", { type: "checkbox", id: "pf-wh-enabled", checked: true })
+    };
+    var tenant = ME.is_platform_admin ? h("input", { type: "text", id: "pf-wh-tenant", placeholder: "empty: platform-wide" }) : null;
+    var events = h("div", { class: "pf-checks", id: "pf-wh-events" }, WEBHOOK_EVENTS.map(function (e) {
+      return h("label", {}, h("input", { type: "checkbox", value: e, name: "event", "data-event": e }), " ", e);
+    }));
+    var submit = h("button", { class: "primary", id: "pf-wh-create", onclick: function () {
+      unflash();
+      var problems = [];
+      var chosen = Array.prototype.filter.call(events.querySelectorAll("input"), function (i) { return i.checked; })
+        .map(function (i) { return i.value; });
+      var name = f.name.value.trim(), url = f.url.value.trim();
+      if (!name) problems.push("a name");
+      if (!/^https?:\/\/\S+$/i.test(url)) problems.push("an http(s) URL");
+      if (!chosen.length) problems.push("at least one event");
+      var headers = {};
+      f.headers.value.split("\n").forEach(function (line) {
+        if (!line.trim()) return;
+        var at = line.indexOf(":");
+        if (at < 1) { problems.push("headers as “Name: value” lines"); return; }
+        headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+      });
+      var backoff = splitList(f.backoff.value).map(Number);
+      if (!backoff.length || backoff.some(function (n) { return !Number.isInteger(n) || n < 0; })) problems.push("backoff as whole seconds, comma-separated");
+      var attempts = parseInt(f.max_attempts.value, 10);
+      if (!(attempts >= 1 && attempts <= 10)) problems.push("1 to 10 attempts");
+      if (problems.length) { flash("The webhook needs " + problems.join(", ") + "."); return; }
+      var req = { name: name, url: url, events: chosen, enabled: f.enabled.checked,
+        filters: { dag_ids: splitList(f.dag_ids.value), tags: splitList(f.tags.value) },
+        retry_policy: { max_attempts: attempts, backoff_seconds: backoff } };
+      if (Object.keys(headers).length) req.headers = headers;
+      if (f.description.value.trim()) req.description = f.description.value.trim();
+      if (tenant && tenant.value.trim()) req.tenant_id = tenant.value.trim();
+      submit.disabled = true;
+      api("POST", WEBHOOKS, { body: req }).then(function (created) {
+        flash("Created webhook " + created.name + ".", "ok");
+        [f.name, f.url, f.description, f.dag_ids, f.tags, f.headers].forEach(function (i) { i.value = ""; });
+        onCreated(created);
+      }, showError).then(function () { submit.disabled = false; });
+    } }, "Create webhook");
+    var label = function (input, text) { return h("label", { for: input.id }, text); };
+    append(panel, [h("h2", {}, "New webhook"), h("div", { class: "pf-form" },
+      label(f.name, "Name"), f.name, label(f.url, "URL"), f.url, label(f.description, "Description"), f.description,
+      h("label", {}, "Events"), events,
+      label(f.dag_ids, "Only DAG ids"), f.dag_ids, label(f.tags, "Only DAG tags"), f.tags,
+      label(f.headers, "Custom headers"), f.headers,
+      label(f.max_attempts, "Max attempts"), f.max_attempts, label(f.backoff, "Backoff (seconds)"), f.backoff,
+      h("div", { class: "pf-help" }, "Seconds to wait before each retry."),
+      label(f.enabled, "Enabled"), h("div", {}, f.enabled),
+      tenant ? [label(tenant, "Tenant"), tenant] : null,
+      h("div", { class: "pf-actions" }, submit))]);
+  }
+
   // --- start ----------------------------------------------------------------------------------
 
   var PAGES = { datakits: pageDatakits, datakit: pageDatakit, deployments: pageDeployments, sql: pageSql,
-    tenants: pageTenants, connections: pageConnections, "api-keys": pageApiKeys };
+    tenants: pageTenants, connections: pageConnections, "api-keys": pageApiKeys, webhooks: pageWebhooks };
 
   loadMe().then(function () {
     var page = PAGES[PAGE];
