@@ -14,6 +14,7 @@ import pytest
 
 from airflow_platform.analytics.access import open_for_writing
 from airflow_platform.analytics.engines import WarehouseSettings
+from airflow_platform.analytics.results import ResultReader
 from airflow_platform.analytics.runner import utcnow
 from airflow_platform.auth.principal import Principal
 from airflow_platform.demo.warehouse import seed
@@ -114,6 +115,33 @@ def test_the_reference_query_answers_at_once_and_is_recorded(service: AnalyticsS
     assert again.result.status == "completed" and rows(again) == data
     service.runner.flush()
     assert QueryRepository().get(doc.query_id).status == "completed"
+
+
+def test_a_small_result_is_stored_after_the_answer_and_before_its_row(service: AnalyticsService) -> None:
+    """A query answered within the wait gets its rows from memory; the writer stores the result
+    file before it inserts the row, so any process that finds the row can read the rows."""
+    done = service.run_query(ADMIN, "SELECT :n AS n, 'x' AS s", {"n": 7})
+    query_id = done.result.query_id
+    assert rows(done) == [{"n": 7, "s": "x"}]
+    again = service.get(ADMIN, query_id)  # this process: from memory or from the file
+    assert again.result.result_available and rows(again) == [{"n": 7, "s": "x"}]
+    service.runner.flush()
+    assert service.runner.unwritten_result(query_id) is None
+    stored = QueryRepository().get(query_id)
+    assert stored.status == "completed" and stored.result_bytes and Path(stored.result_path).is_file()
+    # What another process does: the DB row, then the file it names.
+    with ResultReader(stored.result_path) as reader:
+        assert pa.Table.from_batches(list(reader.batches()), schema=reader.schema).to_pylist() == [
+            {"n": 7, "s": "x"}
+        ]
+
+
+def test_a_small_async_result_is_stored_before_its_row_says_completed(service: AnalyticsService) -> None:
+    started = service.run_query(ADMIN, "SELECT 5 AS n", {}, run_async=True)
+    done = eventually_final(service, ADMIN, started.result.query_id)
+    assert rows(done) == [{"n": 5}]
+    stored = QueryRepository().get(started.result.query_id)
+    assert stored.status == "completed" and Path(stored.result_path).is_file()
 
 
 def test_async_query_then_status_and_pages(service: AnalyticsService) -> None:

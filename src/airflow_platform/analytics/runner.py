@@ -9,7 +9,10 @@ A query's row in the metadata DB is its shared state. What this module adds is t
   transaction (`record`): a commit on the metadata DB costs more than a small query, and the
   caller has its rows already. Until the row is in the DB this process answers for it
   (`recorded`). Which of the two happens is decided under the job's lock, so the final update can
-  never precede the insert;
+  never precede the insert. A small result may be stored the same way (`Job.deferred`): the writer
+  stores its file before it inserts the row, so every process that can see the row can read the
+  rows; until then this process answers from memory (`unwritten_result`). A query whose row is
+  already in the DB (async, or slower than the wait) stores its file before its final update;
 * cancels: in the process that runs the query, `cancel` interrupts the engine at once; from any
   other process, `cancel_requested` is set in the DB and this process's watcher, which polls the
   flags of its running queries every `poll_s`, interrupts the engine. The watcher also marks its
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
     from airflow_platform.analytics.engines import Engine, EngineRun
     from airflow_platform.analytics.guard import ReadOnlyQuery
 
-__all__ = ["Job", "Runner", "error_document"]
+__all__ = ["DeferredResult", "Job", "Runner", "error_document"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,8 @@ class Job:
     persisted: bool = False
     cancel_requested: bool = False
     table: pyarrow.Table | None = None
+    #: A result the finisher left to store later (small results of queries answered in the wait).
+    deferred: DeferredResult | None = None
     error: PlatformError | None = None
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -93,6 +98,14 @@ class Job:
     @property
     def final(self) -> bool:
         return self.done.is_set()
+
+
+@dataclass(eq=False)
+class DeferredResult:
+    """A result not stored yet: `store` writes it and returns the path and the size in bytes."""
+
+    table: pyarrow.Table
+    store: Callable[[], tuple[str, int]]
 
 
 class Runner:
@@ -106,6 +119,8 @@ class Runner:
         self._watcher: threading.Thread | None = None
         #: Final rows waiting for the background writer, by query id.
         self._pending: dict[str, dict[str, Any]] = {}
+        #: Their results still to be stored, by query id (stored before the row is inserted).
+        self._unstored: dict[str, DeferredResult] = {}
         self._pending_lock = threading.Lock()
         self._pending_wake = threading.Event()
         self._writer: threading.Thread | None = None
@@ -132,17 +147,21 @@ class Runner:
                 return
             if job.final:
                 job.persisted = True
-                self.record({**job.row, "runner": self.identity})
+                deferred, job.deferred = job.deferred, None
+                self.record({**job.row, "runner": self.identity}, deferred)
                 return
         self._persist(job)
         self._ensure_watcher()
 
     # -- rows written behind ----------------------------------------------------------------
 
-    def record(self, row: dict[str, Any]) -> None:
-        """Insert a final row soon, batched with others (see the module's docstring)."""
+    def record(self, row: dict[str, Any], deferred: DeferredResult | None = None) -> None:
+        """Insert a final row soon, batched with others (see the module's docstring); a `deferred`
+        result is stored first."""
         with self._pending_lock:
             self._pending[row["query_id"]] = row
+            if deferred is not None:
+                self._unstored[row["query_id"]] = deferred
             if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(
                     target=self._write_behind, name="platform-query-writer", daemon=True
@@ -155,6 +174,12 @@ class Runner:
         with self._pending_lock:
             row = self._pending.get(query_id)
             return dict(row) if row is not None else None
+
+    def unwritten_result(self, query_id: str) -> pyarrow.Table | None:
+        """The rows of a query of this process whose result is not stored yet."""
+        with self._pending_lock:
+            deferred = self._unstored.get(query_id)
+            return deferred.table if deferred is not None else None
 
     def recorded_with_key(self, cache_key: str) -> dict[str, Any] | None:
         """The newest completed, not yet written row of this process with this cache key."""
@@ -183,12 +208,17 @@ class Runner:
         with self._write_lock:
             with self._pending_lock:  # what is still pending: another batch may have taken some
                 rows = [r for r in rows if self._pending.get(r["query_id"]) is r]
+                deferred = [(r, self._unstored.get(r["query_id"])) for r in rows]
+            for row, result in deferred:
+                if result is not None:
+                    row.update(_stored(row["query_id"], result))
             if rows:
                 self.repository.insert_many(rows)
         with self._pending_lock:
             for row in rows:
                 if self._pending.get(row["query_id"]) is row:
                     del self._pending[row["query_id"]]
+                    self._unstored.pop(row["query_id"], None)
 
     def _write_behind(self) -> None:
         failures = 0
@@ -238,6 +268,9 @@ class Runner:
         with job.lock:
             if job.persisted:
                 return
+            if job.deferred is not None:  # it finished just now: the row must not precede its rows
+                job.row.update(_stored(job.query_id, job.deferred))
+                job.deferred = None
             values = dict(job.row)
             values.update(status=job.status, runner=self.identity, heartbeat_at=utcnow())
             self.repository.insert(values)
@@ -283,6 +316,10 @@ class Runner:
             self._jobs.pop(job.query_id, None)
 
     def _apply_final(self, job: Job, fields: dict[str, Any]) -> None:
+        if job.persisted and job.deferred is not None:
+            # Other processes can see this row: its result must be there before it says completed.
+            fields.update(_stored(job.query_id, job.deferred))
+            job.deferred = None
         job.status = fields["status"]
         if job.status == "cancelled" and job.error is None:
             job.error = QueryCancelledError("The query was cancelled", details={"reason": "cancelled"})
@@ -320,6 +357,17 @@ class Runner:
                     last_beat = time.monotonic()
             except Exception:
                 log.warning("Analytics query watcher could not read the metadata DB", exc_info=True)
+
+
+def _stored(query_id: str, result: DeferredResult) -> dict[str, Any]:
+    """Store a deferred result; the row's fields that say where (none when it could not be stored:
+    the query still completed, its rows are just not kept)."""
+    try:
+        path, size = result.store()
+    except Exception:
+        log.warning("Could not store the result of analytics query %s", query_id, exc_info=True)
+        return {"result_path": None, "result_bytes": None}
+    return {"result_path": path, "result_bytes": size}
 
 
 def _failed_fields(error: PlatformError) -> dict[str, Any]:

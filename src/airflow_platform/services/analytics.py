@@ -50,7 +50,7 @@ from airflow_platform.analytics.engines import (
 )
 from airflow_platform.analytics.parameters import bind_values, canonical, to_wire
 from airflow_platform.analytics.results import ResultReader, ResultStore
-from airflow_platform.analytics.runner import Job, Runner, utcnow
+from airflow_platform.analytics.runner import DeferredResult, Job, Runner, utcnow
 from airflow_platform.auth.principal import Principal
 from airflow_platform.exceptions import (
     PermissionDeniedError,
@@ -82,7 +82,8 @@ STALE_AFTER = timedelta(seconds=60)
 #: How long a cancel call waits for the query to stop before it answers.
 CANCEL_WAIT_S = 2.0
 SWEEP_EVERY_S = 600.0
-#: A result this small is answered from memory rather than read back from its file.
+#: A result this small is answered from memory rather than read back from its file, and stored
+#: after the answer when the query finished within the request.
 SMALL_RESULT_BYTES = 1 << 20
 
 
@@ -307,7 +308,13 @@ class AnalyticsService:
                     f"{rules.max_result_bytes}: lower the limit or aggregate more",
                     details={"reason": "memory", "result_bytes": size},
                 )
-            path, stored = self.store.write(job.query_id, run.table)
+            if size <= SMALL_RESULT_BYTES:
+                # Stored after the answer (`Runner`): the caller gets these rows from memory.
+                table, query_id = run.table, job.query_id
+                job.deferred = DeferredResult(table, lambda: self.store.write(query_id, table))
+                path, stored = self.store.path_for(job.query_id), None
+            else:
+                path, stored = self.store.write(job.query_id, run.table)
             return {
                 "status": "completed",
                 "rows_returned": run.table.num_rows,
@@ -343,14 +350,22 @@ class AnalyticsService:
         since = row["submitted_at"] - timedelta(seconds=self.settings.cache_ttl_s)
         pending = self.runner.recorded_with_key(cache_key)
         hit: Any = _RowView(pending) if pending is not None and pending["finished_at"] >= since else None
-        if hit is None:
-            hit = self.repository.find_cached(cache_key, since)
-        if hit is None or not self.store.exists(hit.result_path):
-            return None
-        try:
-            path = self.store.share(hit.result_path, row["query_id"])
-        except OSError:
-            return None  # swept meanwhile: run it
+        unstored = self.runner.unwritten_result(hit.query_id) if hit is not None else None
+        deferred: DeferredResult | None = None
+        if unstored is not None:
+            # The original's rows are still only in memory: this hit keeps them the same way.
+            query_id = row["query_id"]
+            deferred = DeferredResult(unstored, lambda: self.store.write(query_id, unstored))
+            path: str = self.store.path_for(query_id)
+        else:
+            if hit is None:
+                hit = self.repository.find_cached(cache_key, since)
+            if hit is None or not self.store.exists(hit.result_path):
+                return None
+            try:
+                path = self.store.share(hit.result_path, row["query_id"])
+            except OSError:
+                return None  # swept meanwhile: run it
         row.update(
             status="completed",
             cache_hit=True,
@@ -366,10 +381,10 @@ class AnalyticsService:
             execution_time_ms=round((time.perf_counter() - started) * 1000, 3),
             runner=self.runner.identity,
         )
-        self.runner.record(dict(row))
+        self.runner.record(dict(row), deferred)
         document = self._document(row)
         document.metadata.cached_query_id = hit.query_id
-        return Execution(document, ResultReader(path))
+        return Execution(document, ResultReader(unstored if unstored is not None else path))
 
     # -- status, cancel, history ------------------------------------------------------------
 
@@ -377,6 +392,9 @@ class AnalyticsService:
         """The query's document, and a reader of its rows when it completed and they are kept."""
         row = self._stale_checked(self._visible_row(principal, query_id))
         document = self._document(row)
+        unstored = self.runner.unwritten_result(query_id) if row.status == "completed" else None
+        if unstored is not None:
+            return Execution(document, ResultReader(unstored))
         if row.status == "completed" and self.store.exists(row.result_path):
             try:
                 return Execution(document, ResultReader(row.result_path))
