@@ -1015,7 +1015,7 @@
         } }, "Delete"));
       }
       return h("tr", { "data-webhook": w.webhook_id, "data-webhook-name": w.name },
-        h("td", {}, h("a", { href: "#" + w.webhook_id, onclick: function () { showDetail(w); } }, w.name),
+        h("td", { class: "pf-nowrap" }, h("a", { href: "#" + w.webhook_id, onclick: function () { showDetail(w); } }, w.name),
           w.description ? h("div", { class: "pf-muted" }, w.description) : null,
           ME.is_platform_admin ? h("div", { class: "pf-muted" }, w.tenant_id || "platform-wide") : null),
         h("td", { class: "pf-url" }, h("code", {}, w.url)),
