@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait after a failing pass (DB down, tables not migrated yet), doubling up to the cap.
 _ERROR_BACKOFF = (1.0, 30.0)
+#: After a first answer, how long to gather the answers right behind it into the same transaction.
+_GATHER_SECONDS = 0.02
 
 
 def _secrets(claimed: outbox.Claimed, now: datetime) -> list[str]:
@@ -83,21 +85,28 @@ class Dispatcher:
             collector.collect()
 
     def _claim(self) -> int:
-        # Up to twice the pool's size: the next ones wait in the pool's queue, well within the lease.
-        room = 2 * self.concurrency - len(self._in_flight)
-        if room <= 0:
+        # Refill in chunks when the pool runs low: one claim and one completion transaction cover
+        # many deliveries (SQLite commits cost milliseconds). A claimed delivery waits at most for
+        # the ones ahead of it (3 x timeout / concurrency rounds), well within the default lease.
+        if len(self._in_flight) > self.concurrency:
             return 0
+        room = 3 * self.concurrency - len(self._in_flight)
         claimed = outbox.claim(self.owner, room, self.lease_seconds)
         for c in claimed:
             self._in_flight[self._pool.submit(send_one, self.sender, c)] = c
         return len(claimed)
 
     def _finish(self, timeout: float) -> int:
+        """Record what has finished: wait for a first answer (up to ``timeout``), then a moment
+        longer for the answers right behind it, and write them all in one transaction."""
         if not self._in_flight:
             return 0
-        done, _ = concurrent.futures.wait(
+        done, pending = concurrent.futures.wait(
             list(self._in_flight), timeout=timeout, return_when=concurrent.futures.FIRST_COMPLETED
         )
+        if done and pending:
+            more, _ = concurrent.futures.wait(pending, timeout=_GATHER_SECONDS)
+            done |= more
         outcomes = [f.result() for f in done]
         for f in done:
             del self._in_flight[f]
@@ -121,11 +130,10 @@ class Dispatcher:
         while not stop.is_set():
             try:
                 self._collect_if_due()
-                claimed = self._claim()
+                self._claim()
                 if self._in_flight:
                     # Wake up on the first answer, or when it is time to collect again.
-                    self._finish(timeout=0.0 if claimed and len(self._in_flight) < self.concurrency
-                                 else self.poll_seconds)  # fmt: skip
+                    self._finish(timeout=self.poll_seconds)
                 else:
                     stop.wait(self.poll_seconds)
                 backoff = _ERROR_BACKOFF[0]

@@ -164,14 +164,25 @@ def complete(outcomes: Sequence[Outcome]) -> None:
                 for o in outcomes
             ],
         )  # fmt: skip
+        # One statement executed for many rows (executemany): far cheaper than one per row.
+        rows = []
         for o in outcomes:
             c = o.claimed
-            values = next_state(c.attempts + 1, c.attempt_base, c.retry_policy, o.ok, o.at)
-            conn.execute(
-                d.update()
-                .where(d.c.id == c.delivery_id, d.c.lease_owner == c.token)
-                .values(
-                    attempts=d.c.attempts + 1, last_attempt_at=o.at, response_status=o.response_status,
-                    error=o.error, duration_ms=o.duration_ms, lease_owner=None, lease_until=None, **values,
-                )
-            )  # fmt: skip
+            state = next_state(c.attempts + 1, c.attempt_base, c.retry_policy, o.ok, o.at)
+            rows.append({
+                "b_id": c.delivery_id, "b_token": c.token, "b_status": state["status"],
+                "b_next": state["next_attempt_at"], "b_delivered": state.get("delivered_at"), "b_at": o.at,
+                "b_response": o.response_status, "b_error": o.error, "b_duration": o.duration_ms,
+            })  # fmt: skip
+        conn.execute(
+            d.update()
+            .where(d.c.id == sa.bindparam("b_id"), d.c.lease_owner == sa.bindparam("b_token"))
+            .values(
+                attempts=d.c.attempts + 1, status=sa.bindparam("b_status"),
+                next_attempt_at=sa.bindparam("b_next"),
+                delivered_at=sa.bindparam("b_delivered"), last_attempt_at=sa.bindparam("b_at"),
+                response_status=sa.bindparam("b_response"), error=sa.bindparam("b_error"),
+                duration_ms=sa.bindparam("b_duration"), lease_owner=None, lease_until=None,
+            ),
+            rows,
+        )  # fmt: skip
