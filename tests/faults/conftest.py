@@ -30,6 +30,38 @@ class FaultServer:
     key: str
 
 
+#: `airflow db migrate`, the platform's migrate (with FAB permissions), the admin user and an API key
+#: in ONE interpreter: `harness.prepare_airflow_home` + `create_key` start four, each importing Airflow
+#: again, which costs over a minute on a busy machine.
+_PREPARE = """
+import json, sys
+sys.argv = ["airflow", "db", "migrate"]
+from airflow.__main__ import main
+main()
+from airflow_platform.admin.main import app
+app(["db", "migrate"], standalone_mode=False)
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+with get_application_builder() as appbuilder:
+    sm = appbuilder.sm
+    if sm.find_user(username=USER) is None:
+        assert sm.add_user(USER, USER, "Test", USER + "@example.com", sm.find_role("Admin"), PASSWORD)
+from airflow_platform.auth import scopes
+from airflow_platform.services.api_keys import ApiKeyService
+from airflow_platform.services.tenants import TenantService
+created = ApiKeyService(TenantService()).insert(
+    name="faults", username=USER, tenant_id=None, scopes=scopes.normalize(["*"]),
+    expires_in_days=None, created_by="cli:" + USER,
+)
+print(json.dumps(created.key))
+"""
+
+
+def _prepare(env: dict[str, str]) -> str:
+    """A migrated installation with the admin user; answers an admin API key."""
+    code = f"USER = {harness.ADMIN_USER!r}\nPASSWORD = {harness.ADMIN_PASSWORD!r}\n{_PREPARE}"
+    return str(harness.python_json(env, code, timeout=300))
+
+
 @pytest.fixture(scope="session")
 def fault_postgres() -> Iterator[PrivatePostgres]:
     with private_postgres() as pg:
@@ -60,8 +92,7 @@ def fault_server(
         "AIRFLOW__PLATFORM__RATE_LIMIT_STORAGE_URI": fault_redis.url,
         "AIRFLOW__PLATFORM__RATE_LIMIT_FALLBACK_SECONDS": str(FALLBACK_SECONDS),
     }
-    harness.prepare_airflow_home(env)
-    key = harness.create_key(env, harness.ADMIN_USER)
+    key = _prepare(env)
     MADE_SECRETS.append(key)
     with harness.running_server(env, port, artifacts_dir) as server:
         yield FaultServer(server, fault_postgres, fault_redis, key)
