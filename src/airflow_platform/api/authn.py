@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from typing import Any
 
 from flask import g, request
@@ -31,7 +32,48 @@ def tenant_service() -> TenantService:
 def _is_platform_admin(user: Any, scopes: frozenset[str]) -> bool:
     from airflow_platform.auth.scopes import allows
 
-    return allows(scopes, "Tenants", write=True) and compat.is_authorized(user, "POST", "Tenants")
+    return allows(scopes, "Tenants", write=True) and _is_authorized(user, "POST", "Tenants")
+
+
+# An API key's user and what Airflow lets that user do are remembered for as long as the key
+# itself (``api_keys.RESOLVE_CACHE_SECONDS``, 2 s): asking the auth manager costs a user load and
+# FAB permission checks per request, more than a small query. An entry belongs to one resolved
+# key record, so it goes when the key is looked up again (revocation works as before); a changed
+# role or a deactivated user takes effect within that time. Tenant memberships are not cached.
+_KEY_USER_TTL_S = 2.0
+_KEY_USERS: dict[str, tuple[Any, Any, float]] = {}  # key_id -> (key record, user, until)
+_DECISIONS: dict[int, tuple[Any, float, dict[tuple[str, str], bool]]] = {}  # id(user) -> ...
+_CACHE_MAX = 10_000
+
+
+def _key_user(record: Any) -> Any | None:
+    now = time.monotonic()
+    cached = _KEY_USERS.get(record.key_id)
+    if cached is not None and cached[0] is record and cached[2] > now:
+        return cached[1]
+    user = compat.find_user(record.username)
+    if user is None:
+        _KEY_USERS.pop(record.key_id, None)
+        return None
+    if len(_KEY_USERS) >= _CACHE_MAX or len(_DECISIONS) >= _CACHE_MAX:
+        _KEY_USERS.clear()
+        _DECISIONS.clear()
+    _KEY_USERS[record.key_id] = (record, user, now + _KEY_USER_TTL_S)
+    _DECISIONS[id(user)] = (user, now + _KEY_USER_TTL_S, {})
+    return user
+
+
+def _is_authorized(user: Any, method: str, resource: str) -> bool:
+    """``compat.is_authorized``, remembered for a cached API-key user (see ``_key_user``)."""
+    entry = _DECISIONS.get(id(user))
+    if entry is None or entry[0] is not user or entry[1] <= time.monotonic():
+        return compat.is_authorized(user, method, resource)
+    decisions = entry[2]
+    asked = (method.upper(), resource)
+    allowed = decisions.get(asked)
+    if allowed is None:
+        allowed = decisions[asked] = compat.is_authorized(user, method, resource)
+    return allowed
 
 
 def _pick_tenant(username: str, admin: bool, bound: str | None, via: Via) -> str | None:
@@ -86,7 +128,7 @@ def _from_api_key(secret: str) -> Principal:
     record = ApiKeyService.resolve(secret.strip())
     if record is None:
         raise AuthenticationError("Invalid, expired or revoked API key.")
-    user = compat.find_user(record.username)
+    user = _key_user(record)
     if user is None:
         raise AuthenticationError("The API key's user no longer exists or is inactive.")
     return _principal(user, "api_key", record.scopes, record.tenant_id, record.key_id)
@@ -174,7 +216,7 @@ def authorize(principal: Principal, method: str, resource: str) -> None:
             f"(needs '{area}:{'write' if write else 'read'}').",
             details={"resource": resource, "scopes": sorted(principal.scopes)},
         )
-    if not compat.is_authorized(principal.user, method, resource):
+    if not _is_authorized(principal.user, method, resource):
         raise PermissionDeniedError(
             f"User {principal.username!r} may not {action_for(method).removeprefix('can_')} {resource}.",
             details={"resource": resource, "action": action_for(method)},
