@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from airflow_platform.storage import db
 from airflow_platform.storage.tables import webhook_attempts, webhook_deliveries, webhooks
 
-__all__ = ["Claimed", "Outcome", "claim", "complete", "enqueue", "owner_name"]
+__all__ = ["Claimed", "Hook", "Outcome", "claim", "complete", "enqueue", "owner_name"]
 
 
 def owner_name() -> str:
@@ -46,6 +46,19 @@ def enqueue(conn: sa.engine.Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(webhook_deliveries.insert().prefix_with("IGNORE"), list(rows))
 
 
+@dataclass(frozen=True)
+class Hook:
+    """A webhook's sending configuration as one claim read it (shared by its claimed deliveries)."""
+
+    webhook_id: str
+    url: str
+    headers_encrypted: str | None
+    secret_encrypted: str
+    previous_secret_encrypted: str | None
+    previous_secret_expires_at: datetime | None
+    retry_policy: dict[str, Any]
+
+
 @dataclass
 class Claimed:
     """A delivery a dispatcher holds, with what it needs to send it."""
@@ -56,12 +69,13 @@ class Claimed:
     payload: str
     attempts: int
     attempt_base: int
-    url: str
-    headers_encrypted: str | None
-    secret_encrypted: str
-    previous_secret_encrypted: str | None
-    previous_secret_expires_at: datetime | None
-    retry_policy: dict[str, Any]
+    hook: Hook
+    #: When the lease runs out (the claim's clock); no attempt may start that could outlive it.
+    lease_until: datetime
+
+    @property
+    def retry_policy(self) -> dict[str, Any]:
+        return self.hook.retry_policy
 
 
 @dataclass
@@ -71,6 +85,8 @@ class Outcome:
     response_status: int | None
     error: str | None
     duration_ms: float
+    #: Not attempted (the lease was too close to its end to start one): released, no attempt logged.
+    released: bool = False
 
     @property
     def ok(self) -> bool:
@@ -82,55 +98,68 @@ def _free_lease(now: datetime) -> Any:
 
 
 def claim(owner: str, limit: int, lease_seconds: float, now: datetime | None = None) -> list[Claimed]:
-    """Take up to ``limit`` due deliveries of enabled webhooks for ``lease_seconds``."""
+    """Take up to ``limit`` due deliveries of enabled webhooks for ``lease_seconds``, oldest due first.
+
+    One UPDATE whose WHERE picks the due rows and re-checks "still pending, lease free" row by row,
+    so two dispatchers claiming at once split the rows (PostgreSQL re-evaluates the condition on a
+    row another transaction just leased; SQLite and MySQL serialize the statements), and a write
+    first: SQLite takes its write lock at the start of the transaction and waits for it instead of
+    failing a read-then-write upgrade. Then the rows carrying this claim's token are read back, and
+    each of their webhooks once."""
     now = now or db.utcnow()
     token = f"{owner}:{uuid.uuid4().hex[:12]}"
+    lease_until = now + timedelta(seconds=lease_seconds)
     d = webhook_deliveries
-    with db.transaction() as conn:
-        due = [
-            r.id
-            for r in conn.execute(
-                sa.select(d.c.id)
-                .join(webhooks, webhooks.c.webhook_id == d.c.webhook_id)
-                .where(
-                    d.c.status == "pending",
-                    d.c.next_attempt_at <= now,
-                    _free_lease(now),
-                    webhooks.c.enabled == sa.true(),
-                )
-                .order_by(d.c.next_attempt_at)
-                .limit(limit)
-            )
-        ]
-        if not due:
-            return []
-        conn.execute(
-            d.update()
-            .where(d.c.id.in_(due), d.c.status == "pending", _free_lease(now))
-            .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_seconds))
+    due = (
+        sa.select(d.c.id)
+        .join(webhooks, webhooks.c.webhook_id == d.c.webhook_id)
+        .where(
+            d.c.status == "pending", d.c.next_attempt_at <= now, _free_lease(now),
+            webhooks.c.enabled == sa.true(),
         )
-        rows = conn.execute(
-            sa.select(
-                d.c.id, d.c.webhook_id, d.c.payload, d.c.attempts, d.c.attempt_base, webhooks.c.url,
-                webhooks.c.headers_encrypted, webhooks.c.secret_encrypted,
-                webhooks.c.previous_secret_encrypted,
-                webhooks.c.previous_secret_expires_at, webhooks.c.retry_policy,
+        .order_by(d.c.next_attempt_at)
+        .limit(limit)
+        .subquery("due")  # a derived table: MySQL refuses LIMIT directly inside IN (...)
+    )  # fmt: skip
+    with db.transaction() as conn:
+        taken = conn.execute(
+            d.update()
+            .where(d.c.id.in_(sa.select(due.c.id)), d.c.status == "pending", _free_lease(now))
+            .values(lease_owner=token, lease_until=lease_until)
+        ).rowcount
+        if not taken:
+            return []
+        rows = list(
+            conn.execute(
+                sa.select(d.c.id, d.c.webhook_id, d.c.payload, d.c.attempts, d.c.attempt_base)
+                .where(d.c.lease_owner == token)
+                .order_by(d.c.next_attempt_at)
             )
-            .join(webhooks, webhooks.c.webhook_id == d.c.webhook_id)
-            .where(d.c.lease_owner == token)
-            .order_by(d.c.next_attempt_at)
-        )  # fmt: skip
-        return [
-            Claimed(
-                delivery_id=r.id, token=token, webhook_id=r.webhook_id, payload=r.payload,
-                attempts=int(r.attempts), attempt_base=int(r.attempt_base), url=r.url,
-                headers_encrypted=r.headers_encrypted, secret_encrypted=r.secret_encrypted,
-                previous_secret_encrypted=r.previous_secret_encrypted,
-                previous_secret_expires_at=db.as_utc(r.previous_secret_expires_at),
-                retry_policy=dict(r.retry_policy or {}),
+        )
+        hooks = {
+            h.webhook_id: Hook(
+                webhook_id=h.webhook_id, url=h.url, headers_encrypted=h.headers_encrypted,
+                secret_encrypted=h.secret_encrypted, previous_secret_encrypted=h.previous_secret_encrypted,
+                previous_secret_expires_at=db.as_utc(h.previous_secret_expires_at),
+                retry_policy=dict(h.retry_policy or {}),
             )
-            for r in rows
-        ]  # fmt: skip
+            for h in conn.execute(
+                sa.select(
+                    webhooks.c.webhook_id, webhooks.c.url, webhooks.c.headers_encrypted,
+                    webhooks.c.secret_encrypted, webhooks.c.previous_secret_encrypted,
+                    webhooks.c.previous_secret_expires_at, webhooks.c.retry_policy,
+                ).where(webhooks.c.webhook_id.in_({r.webhook_id for r in rows}))
+            )
+        }  # fmt: skip
+    return [
+        Claimed(
+            delivery_id=r.id, token=token, webhook_id=r.webhook_id, payload=r.payload,
+            attempts=int(r.attempts), attempt_base=int(r.attempt_base), hook=hooks[r.webhook_id],
+            lease_until=lease_until,
+        )
+        for r in rows
+        if r.webhook_id in hooks  # deleted meanwhile: its delivery rows went with it
+    ]  # fmt: skip
 
 
 def next_state(
@@ -148,41 +177,52 @@ def next_state(
 
 
 def complete(outcomes: Sequence[Outcome]) -> None:
-    """Record attempts and move each delivery on, in one transaction. A delivery whose lease was
-    lost meanwhile (redelivered, or expired and taken) keeps its new state; its attempt is logged."""
+    """Record attempts and move each delivery on, in one transaction (an INSERT of the attempts and
+    one UPDATE executed for many rows). A delivery whose lease was lost meanwhile (redelivered, or
+    expired and taken) keeps its new state; its attempt is logged. Released ones only drop the lease."""
     if not outcomes:
         return
     d = webhook_deliveries
+    attempted = [o for o in outcomes if not o.released]
+    released = [o for o in outcomes if o.released]
     with db.transaction() as conn:
-        conn.execute(
-            webhook_attempts.insert(),
-            [
-                {
-                    "delivery_id": o.claimed.delivery_id, "attempt": o.claimed.attempts + 1, "at": o.at,
-                    "response_status": o.response_status, "error": o.error, "duration_ms": o.duration_ms,
-                }
-                for o in outcomes
-            ],
-        )  # fmt: skip
-        # One statement executed for many rows (executemany): far cheaper than one per row.
-        rows = []
-        for o in outcomes:
-            c = o.claimed
-            state = next_state(c.attempts + 1, c.attempt_base, c.retry_policy, o.ok, o.at)
-            rows.append({
-                "b_id": c.delivery_id, "b_token": c.token, "b_status": state["status"],
-                "b_next": state["next_attempt_at"], "b_delivered": state.get("delivered_at"), "b_at": o.at,
-                "b_response": o.response_status, "b_error": o.error, "b_duration": o.duration_ms,
-            })  # fmt: skip
-        conn.execute(
-            d.update()
-            .where(d.c.id == sa.bindparam("b_id"), d.c.lease_owner == sa.bindparam("b_token"))
-            .values(
-                attempts=d.c.attempts + 1, status=sa.bindparam("b_status"),
-                next_attempt_at=sa.bindparam("b_next"),
-                delivered_at=sa.bindparam("b_delivered"), last_attempt_at=sa.bindparam("b_at"),
-                response_status=sa.bindparam("b_response"), error=sa.bindparam("b_error"),
-                duration_ms=sa.bindparam("b_duration"), lease_owner=None, lease_until=None,
-            ),
-            rows,
-        )  # fmt: skip
+        if attempted:
+            conn.execute(
+                webhook_attempts.insert(),
+                [
+                    {
+                        "delivery_id": o.claimed.delivery_id, "attempt": o.claimed.attempts + 1, "at": o.at,
+                        "response_status": o.response_status, "error": o.error, "duration_ms": o.duration_ms,
+                    }
+                    for o in attempted
+                ],
+            )  # fmt: skip
+            rows = []
+            for o in attempted:
+                c = o.claimed
+                state = next_state(c.attempts + 1, c.attempt_base, c.retry_policy, o.ok, o.at)
+                rows.append({
+                    "b_id": c.delivery_id, "b_token": c.token, "b_status": state["status"],
+                    "b_next": state["next_attempt_at"], "b_delivered": state.get("delivered_at"),
+                    "b_at": o.at, "b_response": o.response_status, "b_error": o.error,
+                    "b_duration": o.duration_ms,
+                })  # fmt: skip
+            conn.execute(
+                d.update()
+                .where(d.c.id == sa.bindparam("b_id"), d.c.lease_owner == sa.bindparam("b_token"))
+                .values(
+                    attempts=d.c.attempts + 1, status=sa.bindparam("b_status"),
+                    next_attempt_at=sa.bindparam("b_next"),
+                    delivered_at=sa.bindparam("b_delivered"), last_attempt_at=sa.bindparam("b_at"),
+                    response_status=sa.bindparam("b_response"), error=sa.bindparam("b_error"),
+                    duration_ms=sa.bindparam("b_duration"), lease_owner=None, lease_until=None,
+                ),
+                rows,
+            )  # fmt: skip
+        if released:
+            conn.execute(
+                d.update()
+                .where(d.c.id == sa.bindparam("b_id"), d.c.lease_owner == sa.bindparam("b_token"))
+                .values(lease_owner=None, lease_until=None),
+                [{"b_id": o.claimed.delivery_id, "b_token": o.claimed.token} for o in released],
+            )
