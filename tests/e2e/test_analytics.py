@@ -237,6 +237,22 @@ def test_every_format_by_accept_header_and_format_param(admin: httpx.Client) -> 
     error_of(admin.get(f"{QUERY}/{query_id}", params={"format": "xml"}), 400, "VALIDATION_ERROR")
 
 
+def test_a_large_arrow_result_streams_and_is_stored(admin: httpx.Client) -> None:
+    """Past 2 MiB the Arrow answer is sent while DuckDB runs; the stored result is the same rows."""
+    sql = "SELECT range AS id, repeat('x', 60) || range AS s FROM range(300000)"
+    with admin.stream("POST", QUERY, json={"query": sql, "limit": 250_000}, headers={"Accept": ARROW}) as r:
+        assert r.status_code == 200 and r.headers["content-type"] == ARROW
+        assert r.headers["X-Query-Status"] in ("running", "completed")
+        body = r.read()
+    table = pa.ipc.open_stream(body).read_all()
+    assert table.num_rows == 250_000 and table.column("id")[-1].as_py() == 249_999
+    query_id = r.headers["X-Query-Id"]
+    final = wait_final(admin, query_id)
+    assert final["status"] == "completed" and final["rows_returned"] == 250_000 and final["truncated"]
+    stored = admin.get(f"{QUERY}/{query_id}", params={"format": "arrow"})
+    assert pa.ipc.open_stream(stored.content).read_all().equals(table)
+
+
 def test_binary_formats_are_not_gzipped(admin: httpx.Client) -> None:
     sql = "SELECT order_id, region FROM gold.fact_orders"
     r = admin.post(

@@ -32,7 +32,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -338,6 +338,7 @@ class DuckDBWarehouse:
         timeout_s: float,
         run_id: str | None = None,
         as_arrow: bool = False,
+        on_batch: Callable[[pyarrow.RecordBatch], None] | None = None,
     ) -> QueryResult:
         """Run a checked query and return at most `limit` rows.
 
@@ -346,7 +347,9 @@ class DuckDBWarehouse:
         is refused. One row more than `limit` is fetched to tell `truncated`; DuckDB streams, so the
         rest is never produced. After `timeout_s` the engine is interrupted and
         `QueryTimeoutError` raised; `cancel(run_id)` from another thread raises
-        `QueryCancelledError` here. With `as_arrow`, `rows` is a `pyarrow.Table`.
+        `QueryCancelledError` here. With `as_arrow`, `rows` is a `pyarrow.Table`, and `on_batch`
+        (if given) is called with each record batch as DuckDB produces it (within `limit`), so the
+        rows can be passed on before the query ends; what it raises stops the query.
         """
         if query.dialect != "duckdb":
             raise ValidationError(
@@ -376,7 +379,7 @@ class DuckDBWarehouse:
             try:
                 if as_arrow:
                     columns, types, rows, count, truncated = _fetch_arrow(
-                        connection, statement, values, limit
+                        connection, statement, values, limit, on_batch
                     )
                 else:
                     columns, types, rows, count, truncated = _fetch_rows(connection, statement, values, limit)
@@ -408,9 +411,18 @@ class DuckDBWarehouse:
         limit: int,
         timeout_s: float,
         run_id: str | None = None,
+        on_batch: Callable[[pyarrow.RecordBatch], None] | None = None,
     ) -> QueryResult:
         """`run` with the rows as a `pyarrow.Table`, for Arrow/Parquet output without Python rows."""
-        return self.run(query, parameters, limit=limit, timeout_s=timeout_s, run_id=run_id, as_arrow=True)
+        return self.run(
+            query,
+            parameters,
+            limit=limit,
+            timeout_s=timeout_s,
+            run_id=run_id,
+            as_arrow=True,
+            on_batch=on_batch,
+        )
 
     def cancel(self, run_id: str | None = None) -> bool:
         """Interrupt the running query `run_id` (every running query when None), from any thread.
@@ -632,35 +644,68 @@ def _fetch_rows(
 
 
 def _fetch_arrow(
-    connection: duckdb.DuckDBPyConnection, statement: duckdb.Statement, values: dict[str, object], limit: int
+    connection: duckdb.DuckDBPyConnection,
+    statement: duckdb.Statement,
+    values: dict[str, object],
+    limit: int,
+    on_batch: Callable[[pyarrow.RecordBatch], None] | None = None,
 ) -> tuple[list[str], list[str], Any, int, bool]:
     relation = connection.sql(statement, params=values or None)
     if relation is None:
         raise ValidationError("The query returned no result set", details={"reason": "no_result"})
     columns = list(relation.columns)
     types = [str(t) for t in relation.types]
-    if limit < _ARROW_BATCH_ROWS:
-        # Small limits: stream one batch and stop; a LIMIT relation costs ~0.5 ms more to bind.
+    if limit < _ARROW_BATCH_ROWS or on_batch is not None:
+        # Batches as DuckDB streams them, stopped one row past the limit (DuckDB produces no more):
+        # small limits skip binding a LIMIT relation (~0.5 ms), and a caller can pass rows on early.
         import pyarrow as pa
 
         reader = relation.to_arrow_reader(_ARROW_BATCH_ROWS)
         try:
             batches = []
             fetched = 0
-            for batch in reader:
-                batches.append(batch)
-                fetched += batch.num_rows
-                if fetched > limit:
+            truncated = False
+            for batch in _engine_errors(reader):
+                if fetched + batch.num_rows > limit:
+                    batch = batch.slice(0, limit - fetched)
+                    truncated = True
+                if batch.num_rows:
+                    batches.append(batch)
+                    fetched += batch.num_rows
+                    if on_batch is not None:
+                        on_batch(batch)
+                if truncated:
                     break
         finally:
             reader.close()
         table = pa.Table.from_batches(batches, schema=reader.schema)
     else:
         table = relation.limit(limit + 1).to_arrow_table()
-    truncated = table.num_rows > limit
-    if truncated:
-        table = table.slice(0, limit)
+        truncated = table.num_rows > limit
+        if truncated:
+            table = table.slice(0, limit)
     return columns, types, table, table.num_rows, truncated
+
+
+def _engine_errors(reader: Any) -> Iterator[pyarrow.RecordBatch]:
+    """The reader's batches; DuckDB's errors while it streams come through Arrow as `OSError`
+    (`INTERRUPT Error: Interrupted!`, `Conversion Error: ...`), and are turned back into DuckDB's."""
+    import pyarrow as pa
+
+    iterator = iter(reader)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except (OSError, pa.ArrowException) as e:
+            text = _first_line(e)
+            if "INTERRUPT" in text.upper():
+                raise duckdb.InterruptException(text) from None
+            if "Out of Memory" in text:
+                raise duckdb.OutOfMemoryException(text) from None
+            raise ValidationError(text, details={"reason": "query"}) from None
+        yield batch
 
 
 def _require_pyarrow() -> None:

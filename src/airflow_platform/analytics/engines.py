@@ -140,9 +140,19 @@ class DuckDBEngine:
         )
 
     def run(
-        self, query: ReadOnlyQuery, values: Mapping[str, Any], *, limit: int, timeout_s: float, run_id: str
+        self,
+        query: ReadOnlyQuery,
+        values: Mapping[str, Any],
+        *,
+        limit: int,
+        timeout_s: float,
+        run_id: str,
+        on_batch: Callable[[pyarrow.RecordBatch], None] | None = None,
     ) -> EngineRun:
-        result = self.warehouse.run_arrow(query, values, limit=limit, timeout_s=timeout_s, run_id=run_id)
+        """The rows as a table; `on_batch` also gets each record batch as DuckDB produces it."""
+        result = self.warehouse.run_arrow(
+            query, values, limit=limit, timeout_s=timeout_s, run_id=run_id, on_batch=on_batch
+        )
         return EngineRun(
             table=result.rows,
             columns=result.columns,

@@ -15,12 +15,14 @@ record batch, so a response streams a result of any size in bounded memory.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import datetime as dt
 import os
 import shutil
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,7 @@ import orjson
 if TYPE_CHECKING:
     import pyarrow
 
-__all__ = ["BATCH_ROWS", "ResultReader", "ResultStore", "stream", "to_rows"]
+__all__ = ["BATCH_ROWS", "ResultReader", "ResultStore", "StreamedResult", "stream", "to_rows"]
 
 #: Rows per record batch in a result file: small enough for cheap pages, large enough to stream fast.
 BATCH_ROWS = 65_536
@@ -141,6 +143,148 @@ class ResultReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class StreamedResult:
+    """A result written as DuckDB produces it: to its file, and to one HTTP answer at the same time.
+
+    The query's thread `add`s record batches; each is serialized once into the Arrow IPC stream,
+    whose bytes go to a temporary result file and to a buffer that the answer reads (`chunks`).
+    The answer starts reading only once the result has proved large (`ready` after
+    `start_after_bytes`); a query that ends before is answered the ordinary way (`abandon`: the
+    buffer is dropped, the file is kept). While an answer reads, the query waits when more than
+    `max_buffer_bytes` are unread (a slow client slows the query rather than filling memory); an
+    answer that goes away (`abandon`) lets it run on to its end, writing the file only. `commit`
+    ends the stream and puts the file in place before the query's row says completed; `fail`
+    drops the file and breaks the answer off (the client sees a cut connection, not a short
+    result).
+    """
+
+    def __init__(
+        self, store: ResultStore, query_id: str, *, start_after_bytes: int, max_buffer_bytes: int
+    ) -> None:
+        self.path = store.path_for(query_id)
+        self._temporary = f"{self.path}.{uuid.uuid4().hex}.tmp"
+        self._start_after = start_after_bytes
+        self._max_buffer = max_buffer_bytes
+        self._cond = threading.Condition()
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._buffered = 0
+        self._claimed = False
+        self._abandoned = False
+        self._ended = False
+        self._error: BaseException | None = None
+        self._file: Any = None
+        self._writer: Any = None
+        self._sink = _Drain()
+        #: Set once an answer should start reading: enough bytes came, or the stream ended.
+        self.ready = threading.Event()
+
+    # -- the query's side --------------------------------------------------------------------
+
+    def add(self, batch: pyarrow.RecordBatch, stopped: Callable[[], BaseException | None]) -> None:
+        """Write one batch; `stopped` says (with the error to raise) when the query must stop."""
+        if self._writer is None:
+            self._open(batch.schema)
+        self._writer.write_batch(batch)
+        self._pass_on()
+        with self._cond:
+            while self._claimed and not self._abandoned and self._buffered > self._max_buffer:
+                self._cond.wait(0.1)
+                error = stopped()
+                if error is not None:
+                    raise error
+
+    def commit(self, schema: pyarrow.Schema) -> tuple[str, int]:
+        """End the stream and put the file in place; returns its path and size."""
+        try:
+            if self._writer is None:
+                self._open(schema)
+            self._writer.close()
+            self._pass_on()
+            self._file.close()
+            os.replace(self._temporary, self.path)
+        except BaseException as e:
+            self.fail(e)
+            raise
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+        self.ready.set()
+        return self.path, os.path.getsize(self.path)
+
+    def fail(self, error: BaseException) -> None:
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                self._file.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._temporary)
+        with self._cond:
+            if not self._ended:
+                self._ended = True
+                self._error = error
+            self._cond.notify_all()
+        self.ready.set()
+
+    def _open(self, schema: pyarrow.Schema) -> None:
+        import pyarrow as pa
+
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self._file = open(self._temporary, "wb")  # noqa: SIM115 (closed in commit/fail)
+        self._writer = pa.ipc.new_stream(self._sink, schema)
+
+    def _pass_on(self) -> None:
+        chunk = self._sink.take()
+        if not chunk:
+            return
+        self._file.write(chunk)
+        with self._cond:
+            if self._abandoned:
+                return
+            self._chunks.append(chunk)
+            self._buffered += len(chunk)
+            self._cond.notify_all()
+            if self._buffered >= self._start_after:
+                self.ready.set()
+
+    # -- the answer's side -------------------------------------------------------------------
+
+    def claim(self) -> bool:
+        """Become the stream's one reader; False when it was abandoned or has ended already."""
+        with self._cond:
+            if self._abandoned or self._ended:  # ended: the query has its rows, answer them whole
+                return False
+            self._claimed = True
+            return True
+
+    def abandon(self) -> None:
+        """No answer reads (any more): drop what is buffered; the query runs on to its file."""
+        with self._cond:
+            self._abandoned = True
+            self._chunks.clear()
+            self._buffered = 0
+            self._cond.notify_all()
+
+    def chunks(self) -> Iterator[bytes]:
+        """The Arrow IPC stream, as it comes; raises what stopped the query, if anything did."""
+        try:
+            while True:
+                with self._cond:
+                    while not self._chunks and not self._ended:
+                        self._cond.wait()
+                    if self._chunks:
+                        chunk = self._chunks.popleft()
+                        self._buffered -= len(chunk)
+                        self._cond.notify_all()
+                    elif self._error is not None:
+                        raise RuntimeError(
+                            "The query stopped while its rows were being sent"
+                        ) from self._error
+                    else:
+                        return
+                yield chunk
+        finally:
+            self.abandon()
 
 
 # -- JSON ------------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ A query's row in the metadata DB is its shared state. What this module adds is t
   transaction (`record`): a commit on the metadata DB costs more than a small query, and the
   caller has its rows already. Until the row is in the DB this process answers for it
   (`recorded`). Which of the two happens is decided under the job's lock, so the final update can
-  never precede the insert. A small result may be stored the same way (`Job.deferred`): the writer
-  stores its file before it inserts the row, so every process that can see the row can read the
-  rows; until then this process answers from memory (`unwritten_result`). A query whose row is
-  already in the DB (async, or slower than the wait) stores its file before its final update;
+  never precede the insert. The result is stored the same way (`Job.deferred`): the writer stores
+  its file before it inserts the row, so every process that can see the row can read the rows;
+  until then this process answers from memory (`unwritten_result`). A query whose row is already
+  in the DB (async, or slower than the wait) stores its file before its final update;
 * cancels: in the process that runs the query, `cancel` interrupts the engine at once; from any
   other process, `cancel_requested` is set in the DB and this process's watcher, which polls the
   flags of its running queries every `poll_s`, interrupts the engine. The watcher also marks its
@@ -91,6 +91,10 @@ class Job:
     table: pyarrow.Table | None = None
     #: A result the finisher left to store later (small results of queries answered in the wait).
     deferred: DeferredResult | None = None
+    #: Given each record batch as the engine produces it (a streamed answer), if set.
+    on_batch: Callable[[pyarrow.RecordBatch], None] | None = None
+    #: Called once the job has its final state (under its lock).
+    on_final: Callable[[Job], None] | None = None
     error: PlatformError | None = None
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -290,11 +294,22 @@ class Runner:
                 job.query_id, {"status": "running", "started_at": started}, only_active=True
             )
         try:
+            streaming: dict[str, Any] = {"on_batch": job.on_batch} if job.on_batch is not None else {}
             run = job.engine.run(
-                job.query, job.values, limit=job.limit, timeout_s=job.timeout_s, run_id=job.query_id
+                job.query,
+                job.values,
+                limit=job.limit,
+                timeout_s=job.timeout_s,
+                run_id=job.query_id,
+                **streaming,
             )
             fields = job.finish(job, run)
             job.table = run.table
+            with job.lock:
+                persisted = job.persisted
+            if persisted and job.deferred is not None:  # stored here, not under the job's lock
+                fields.update(_stored(job.query_id, job.deferred))
+                job.deferred = None
         except PlatformError as e:
             fields = _failed_fields(e)
             job.error = e
@@ -324,6 +339,11 @@ class Runner:
         if job.status == "cancelled" and job.error is None:
             job.error = QueryCancelledError("The query was cancelled", details={"reason": "cancelled"})
         job.row.update(fields)
+        if job.on_final is not None:
+            try:
+                job.on_final(job)
+            except Exception:
+                log.exception("Finishing analytics query %s failed", job.query_id)
         if job.persisted:
             try:
                 self.repository.update(job.query_id, fields, only_active=True)

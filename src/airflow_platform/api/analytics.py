@@ -238,8 +238,25 @@ def _rows_response(execution: Execution, fmt: str, offset: int, limit: int | Non
     return Response(_closing(chunks, reader), status=status, mimetype=MEDIA_TYPES[fmt], headers=headers)
 
 
+def _streamed_response(execution: Execution) -> Response:
+    """A large Arrow result while DuckDB still produces it: the row count and truncation are not
+    known yet (``GET .../query/{id}`` tells them once it is done)."""
+    assert execution.stream is not None
+    document = execution.result
+    headers = {
+        "X-Query-Id": document.query_id,
+        "X-Query-Status": document.status,
+        "X-Rows-Offset": "0",
+        "X-Cache-Hit": "false",
+        "Content-Disposition": f'attachment; filename="{document.query_id}.{_EXTENSIONS["arrow"]}"',
+    }
+    return Response(execution.stream.chunks(), status=200, mimetype=MEDIA_TYPES["arrow"], headers=headers)
+
+
 def _answer(execution: Execution, fmt: str, offset: int = 0, limit: int | None = None) -> Response:
     document = execution.result
+    if execution.stream is not None:
+        return _streamed_response(execution)
     if execution.reader is not None:
         return _rows_response(execution, fmt, offset, limit, 200)
     if document.status in ("queued", "running"):
@@ -263,9 +280,12 @@ def execute_query(principal: Principal, body: QueryRequest, query: ExecuteFormat
     """One read-only statement on ``database`` (``warehouse`` or a connection id), parameters bound
     by the engine. Done within the server's short wait: 200 with the rows (in the format asked
     for). Longer, or ``"async": true``: 202 with ``query_id`` and status ``queued``/``running``;
-    poll ``GET .../query/{query_id}``. A refused or failed query answers its 4xx with the reason."""
+    poll ``GET .../query/{query_id}``. A refused or failed query answers its 4xx with the reason.
+    A large result asked for as Arrow is sent while the query runs: 200 with ``X-Query-Status:
+    running`` and no ``X-Rows-Returned`` (``GET .../query/{query_id}`` has them once it is done); a
+    query that fails meanwhile cuts the answer off."""
     fmt = _format(query.format)
-    return _answer(service().execute(principal, body), fmt)
+    return _answer(service().execute(principal, body, stream=fmt == "arrow"), fmt)
 
 
 @blueprint.operation(f"{BASE}/query/<query_id>", "GET", summary="Get a query's status and rows",

@@ -38,9 +38,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from airflow_platform.analytics.duckdb_engine import QueryCancelledError
 from airflow_platform.analytics.engines import (
     SQL_DIALECTS,
     WAREHOUSE,
+    DuckDBEngine,
     Engine,
     EngineRun,
     SQLConnectionEngine,
@@ -49,13 +51,15 @@ from airflow_platform.analytics.engines import (
     duckdb_engine_for,
 )
 from airflow_platform.analytics.parameters import bind_values, canonical, to_wire
-from airflow_platform.analytics.results import ResultReader, ResultStore
+from airflow_platform.analytics.results import ResultReader, ResultStore, StreamedResult
 from airflow_platform.analytics.runner import DeferredResult, Job, Runner, utcnow
 from airflow_platform.auth.principal import Principal
 from airflow_platform.exceptions import (
     PermissionDeniedError,
+    PlatformError,
     RateLimitError,
     ResourceNotFoundError,
+    ServerError,
     ValidationError,
 )
 from airflow_platform.schemas.analytics import (
@@ -82,9 +86,12 @@ STALE_AFTER = timedelta(seconds=60)
 #: How long a cancel call waits for the query to stop before it answers.
 CANCEL_WAIT_S = 2.0
 SWEEP_EVERY_S = 600.0
-#: A result this small is answered from memory rather than read back from its file, and stored
-#: after the answer when the query finished within the request.
+#: A stored result this small is answered from memory rather than read back from its file.
 SMALL_RESULT_BYTES = 1 << 20
+#: A streamed answer starts once this much of the result is there (smaller results are answered
+#: whole, with their row count), and lets the query run at most this far ahead of the client.
+STREAM_AFTER_BYTES = 2 << 20
+STREAM_BUFFER_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -116,10 +123,14 @@ class Execution:
 
     result: QueryResult
     reader: ResultReader | None = None
+    #: The rows as an Arrow IPC stream while the query still produces them (`run_query(stream=)`).
+    stream: StreamedResult | None = None
 
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
+        if self.stream is not None:
+            self.stream.abandon()
 
 
 @dataclass(frozen=True)
@@ -168,11 +179,13 @@ class AnalyticsService:
         self.find_connection = find_connection
         self.repository = repository or QueryRepository()
         self.store = ResultStore(settings.results_path)
+        #: Results being streamed, by query id, until their query's finisher commits them.
+        self._streams: dict[str, StreamedResult] = {}
         self.runner = _runner(self.repository, settings.max_concurrent)
 
     # -- execute ----------------------------------------------------------------------------
 
-    def execute(self, principal: Principal, body: QueryRequest) -> Execution:
+    def execute(self, principal: Principal, body: QueryRequest, *, stream: bool = False) -> Execution:
         return self.run_query(
             principal,
             body.query,
@@ -181,6 +194,7 @@ class AnalyticsService:
             limit=body.limit,
             timeout_s=body.timeout_seconds,
             run_async=body.run_async,
+            stream=stream,
         )
 
     def run_query(
@@ -194,6 +208,7 @@ class AnalyticsService:
         timeout_s: float = 30.0,
         run_async: bool = False,
         wait_s: float | None = None,
+        stream: bool = False,
     ) -> Execution:
         """Run `sql` with `parameters` for `principal`, answering within `wait_s` (default: the
         configured sync wait; 0 with `run_async`).
@@ -202,6 +217,9 @@ class AnalyticsService:
         (poll `get`). A query refused before it runs raises its 4xx; one that fails within the
         wait raises its error too, with `query_id` in the details (the failure is in the history).
         `parameters` may be plain JSON values or `{"type", "value"}` objects (`analytics.parameters`).
+        With `stream`, a large DuckDB result may come back while the query still runs: `running`,
+        with `Execution.stream` giving the Arrow IPC stream as DuckDB produces it (also written to
+        the result file); the query's row says completed once the file is in place.
         """
         if limit > self.settings.max_rows:
             raise ValidationError(
@@ -269,20 +287,34 @@ class AnalyticsService:
             tenant_id=principal.tenant_id,
             finish=self._finisher(target, rules),
         )
+        streamed = self._streamed(job) if stream and not run_async else None
         self.runner.submit(job, persist_first=run_async)
         if run_async:
             with job.lock:  # the worker may be changing the row already
                 return Execution(self._document(job.row))
-        self.runner.wait(job, self.settings.sync_wait_s if wait_s is None else wait_s)
+        wait = self.settings.sync_wait_s if wait_s is None else wait_s
+        if streamed is not None:
+            started = time.monotonic()
+            streamed.ready.wait(wait)
+            if not job.final and streamed.claim():
+                self.runner.wait(job, 0)  # its row is written as running: status and cancel work anywhere
+                with job.lock:
+                    if not job.final or job.status == "completed":
+                        return Execution(self._document(job.row), stream=streamed)
+            # It ended first (or failed, or the wait ended): answered the ordinary way.
+            streamed.abandon()
+            wait = max(0.0, wait - (time.monotonic() - started))
+        self.runner.wait(job, wait)
         with job.lock:
             status, table, error = job.status, job.table, job.error
             document = self._document(job.row)
             job.table = None
         if status == "completed" and table is not None:
-            # Small results are read from memory; large ones from the file, which can then be sent
-            # as it is (a full Arrow download) and is not held in memory a second time.
+            # Read from memory while the result is not stored yet, and when it is small; else from
+            # the file, which can then be sent as it is (a full Arrow download).
             path = job.row.get("result_path")
-            source = path if path and table.nbytes > SMALL_RESULT_BYTES else table
+            stored = self.runner.unwritten_result(query_id) is None and path and self.store.exists(path)
+            source = path if stored and table.nbytes > SMALL_RESULT_BYTES else table
             return Execution(document, ResultReader(source))
         if status in ("failed", "cancelled") and error is not None:
             error.details = {**error.details, "query_id": query_id}
@@ -308,13 +340,16 @@ class AnalyticsService:
                     f"{rules.max_result_bytes}: lower the limit or aggregate more",
                     details={"reason": "memory", "result_bytes": size},
                 )
-            if size <= SMALL_RESULT_BYTES:
-                # Stored after the answer (`Runner`): the caller gets these rows from memory.
+            streamed = self._streams.pop(job.query_id, None)
+            if streamed is not None:  # written as it came: the file is put in place now
+                path, stored = streamed.commit(run.table.schema)
+            else:
+                # Stored by the runner: after the answer when the caller waits for it (the caller
+                # gets these rows from memory, so storing them is not in the way of the first
+                # byte), else before the row says completed.
                 table, query_id = run.table, job.query_id
                 job.deferred = DeferredResult(table, lambda: self.store.write(query_id, table))
                 path, stored = self.store.path_for(job.query_id), None
-            else:
-                path, stored = self.store.write(job.query_id, run.table)
             return {
                 "status": "completed",
                 "rows_returned": run.table.num_rows,
@@ -329,6 +364,31 @@ class AnalyticsService:
             }
 
         return finish
+
+    def _streamed(self, job: Job) -> StreamedResult | None:
+        """A `StreamedResult` fed by `job`'s engine, if the engine streams (DuckDB does)."""
+        if not isinstance(job.engine, DuckDBEngine):
+            return None
+        streamed = StreamedResult(
+            self.store,
+            job.query_id,
+            start_after_bytes=STREAM_AFTER_BYTES,
+            max_buffer_bytes=STREAM_BUFFER_BYTES,
+        )
+        self._streams[job.query_id] = streamed
+
+        def stopped() -> PlatformError | None:
+            if job.cancel_requested:
+                return QueryCancelledError("The query was cancelled", details={"reason": "cancelled"})
+            return None
+
+        def on_final(done: Job) -> None:
+            if self._streams.pop(done.query_id, None) is not None or done.status != "completed":
+                streamed.fail(done.error or ServerError("The query did not complete"))
+
+        job.on_batch = lambda batch: streamed.add(batch, stopped)
+        job.on_final = on_final
+        return streamed
 
     # -- the cache --------------------------------------------------------------------------
 
