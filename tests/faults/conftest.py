@@ -62,19 +62,19 @@ def _prepare(env: dict[str, str]) -> str:
     return str(harness.python_json(env, code, timeout=300))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fault_postgres() -> Iterator[PrivatePostgres]:
     with private_postgres() as pg:
         yield pg
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fault_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
     with private_redis(tmp_path_factory.mktemp("fault-redis")) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fault_server(
     fault_postgres: PrivatePostgres,
     fault_redis: PrivateRedis,
