@@ -12,9 +12,10 @@ harmless, and several collectors at once harmless too.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,11 +38,18 @@ _TASK_EVENTS = {"success": "task.success", "failed": "task.failure", "up_for_ret
 
 @dataclass
 class Event:
+    """``build`` makes the payload's data: only for events not queued yet, since every pass rescans
+    the overlap window and building the data of every row in it again was most of a pass's time."""
+
     type: str
     key: str
     at: datetime
     dag_id: str
-    data: dict[str, Any]
+    build: Callable[[], dict[str, Any]]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.build()
 
 
 def _run_data(run: Any, date_column: str) -> dict[str, Any]:
@@ -72,18 +80,34 @@ def _dag_events(conn: sa.engine.Connection, since: datetime, wanted: set[str]) -
             end = payloads.iso(run.end_date)
             events.append(
                 Event(kind, f"{kind}:{run.dag_id}:{run.run_id}:{end}", run.end_date, run.dag_id,
-                      _run_data(run, date_column))
+                      functools.partial(_run_data, run, date_column))
             )  # fmt: skip
     if "dag.running" in wanted:
         for run in conn.execute(sa.select(*columns).where(dag_run.c.start_date >= since)):
-            data = _run_data(run, date_column)
-            data.update(state="running", end_date=None, duration_seconds=None)
             start = payloads.iso(run.start_date)
             events.append(
                 Event("dag.running", f"dag.running:{run.dag_id}:{run.run_id}:{start}", run.start_date,
-                      run.dag_id, data)
+                      run.dag_id, functools.partial(_running_data, run, date_column))
             )  # fmt: skip
     return events
+
+
+def _running_data(run: Any, date_column: str) -> dict[str, Any]:
+    data = _run_data(run, date_column)
+    data.update(state="running", end_date=None, duration_seconds=None)
+    return data
+
+
+def _task_data(row: Any, date_column: str, retry_from_history: bool) -> dict[str, Any]:
+    data = _run_data(_RunView(row), date_column)
+    data.update(
+        task_id=row.task_id, map_index=row.map_index, try_number=row.try_number,
+        start_date=payloads.iso(row.start_date), end_date=payloads.iso(row.end_date),
+        duration_seconds=payloads.duration_seconds(row.start_date, row.end_date), state=row.state,
+    )  # fmt: skip
+    if retry_from_history:
+        data["state"] = "up_for_retry"
+    return data
 
 
 def _task_kind(state: str, try_number: int, max_tries: int | None, history: bool) -> str | None:
@@ -117,17 +141,9 @@ def _task_events(conn: sa.engine.Connection, since: datetime, wanted: set[str]) 
             kind = _task_kind(row.state, int(row.try_number), row.max_tries, is_history)
             if kind is None or kind not in wanted:
                 continue
-            run: Any = _RunView(row)
-            data = _run_data(run, date_column)
-            data.update(
-                task_id=row.task_id, map_index=row.map_index, try_number=row.try_number,
-                start_date=payloads.iso(row.start_date), end_date=payloads.iso(row.end_date),
-                duration_seconds=payloads.duration_seconds(row.start_date, row.end_date), state=row.state,
-            )  # fmt: skip
-            if is_history and kind == "task.retry":
-                data["state"] = "up_for_retry"
-            key = f"{kind}:{run.dag_id}:{run.run_id}:{row.task_id}:{row.map_index}:{row.try_number}"
-            events.append(Event(kind, key, row.end_date, run.dag_id, data))
+            build = functools.partial(_task_data, row, date_column, is_history and kind == "task.retry")
+            key = f"{kind}:{row.run_dag_id}:{row.run_run_id}:{row.task_id}:{row.map_index}:{row.try_number}"
+            events.append(Event(kind, key, row.end_date, row.run_dag_id, build))
     return events
 
 
