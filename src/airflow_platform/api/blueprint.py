@@ -10,13 +10,13 @@ from __future__ import annotations
 from functools import cache
 from typing import NoReturn
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
 from airflow_platform import exceptions as exc
 from airflow_platform.api import errors
-from airflow_platform.api.paths import PLATFORM_PREFIXES
+from airflow_platform.api.paths import PLATFORM_PREFIXES, is_platform_path
 from airflow_platform.api.routing import Operation, PlatformBlueprint
 
 
@@ -83,6 +83,19 @@ def _unknown_route(rest: str = "") -> NoReturn:
     )
 
 
+def _unrouted_method() -> Response | None:
+    """A method that no rule of ours takes (QUERY, PROPFIND...) fails in routing, before any handler
+    of this blueprint, so Airflow 2's webserver answered with its own 405 (no envelope, no ``Allow``;
+    found by fuzzing). Runs before every request of the app: only our paths are answered here."""
+    if not isinstance(request.routing_exception, MethodNotAllowed) or not is_platform_path(request.path):
+        return None
+    try:
+        _unknown_route()
+    except exc.PlatformError as e:
+        return errors.add_request_id_header(errors.error_response(e))
+    return None  # pragma: no cover - _unknown_route always raises
+
+
 def _check_body_size() -> None:
     from airflow_platform import config
 
@@ -104,14 +117,26 @@ def build_blueprint() -> Blueprint:
 
     # Paths an area serves without declared operations are not "unknown".
     exact_routes = {op.rule for op in platform_operations()} | graphql_area.ROUTES
-    all_methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    # TRACE too, and the methods an exact prefix path does not declare: a method no rule takes fails
+    # in routing, where Airflow 2's own 405 handler answers (no envelope, no Allow; found by fuzzing).
+    all_methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
     for prefix in PLATFORM_PREFIXES:
         if prefix not in exact_routes:
             platform.add_url_rule(prefix, f"unknown_root{prefix}", _unknown_route, methods=all_methods)
+        elif declared := {op.method for op in platform_operations() if op.rule == prefix}:
+            undeclared = [m for m in all_methods if m not in declared | {"HEAD", "OPTIONS"}]
+            platform.add_url_rule(
+                prefix,
+                f"unknown_root{prefix}",
+                _unknown_route,
+                methods=undeclared,
+                provide_automatic_options=False,  # OPTIONS stays with the declared operations
+            )
         platform.add_url_rule(
             f"{prefix}/<path:rest>", f"unknown_route{prefix}", _unknown_route, methods=all_methods
         )
     install_common_hooks(platform)
+    platform.before_app_request(_unrouted_method)
     return platform
 
 

@@ -89,6 +89,10 @@ def build_document(operations: list[Operation], server_url: str = "/") -> dict[s
                 "description": _ERROR_TEXT.get(code, "Error"),
                 "content": {"application/json": {"schema": ref(ErrorEnvelope, "serialization")}},
             }
+        if op.query is not None:  # before the app sees it; the request line holds the query string
+            item["responses"]["414"] = {
+                "description": "Request line too long for the web server (Airflow 2's gunicorn: 4094 bytes)"
+            }
         for code, text in op.extra_responses.items():  # not the envelope (e.g. RFC 6749 errors, redirects)
             item["responses"][str(code)] = {"description": text}
         paths.setdefault(op.openapi_path, {})[op.method.lower()] = item
