@@ -78,13 +78,22 @@ def parse(log: Path) -> dict[str, Any] | None:
     seen: dict[str, str] = {}
     for key, value in figures:  # a figure printed twice (e.g. repeated as the last line) keeps its value
         seen[key] = value
+    # What the benchmark printed besides its figures (per-endpoint latencies, ...), minus log records.
+    details = [
+        line.rstrip()
+        for line in log.read_text(errors="replace").splitlines()
+        if line.strip() and "[" not in line and not FIGURE.match(line) and len(line) < 200
+    ][:40]
     return {
         "bench": name,
+        "details": details,
         "airflow": version,
         "figures": seen,
         "headline": figures[-1][0],
         "date": dt.datetime.fromtimestamp(log.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
+        # Other engineers' runs share the machine: its load when the figures were taken.
+        "load_avg": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
         "command": f"make bench NAME={name} AIRFLOW_VERSION={version}",
     }
 
@@ -109,16 +118,22 @@ def render(results: dict[str, Any]) -> str:
             "",
         ]
     lines += [
-        "| benchmark | Airflow | figure | value | goal | date | command |",
-        "|---|---|---|---|---|---|---|",
+        "| benchmark | Airflow | figure | value | goal | date | load avg 1/5/15 min | command |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         for key, value in r["figures"].items():
             mark = " (headline)" if key == r["headline"] else ""
             lines.append(
                 f"| `{r['bench']}` | {r['airflow']} | `{key}`{mark} | {value} | {GOALS.get(key, '')} "
-                f"| {r['date']} | `{r['command']}` |"
+                f"| {r['date']} | {r.get('load_avg', '')} | `{r['command']}` |"
             )
+    lines += ["", "## What each run printed", ""]
+    for r in rows:
+        if r.get("details"):
+            lines += [f"`{r['bench']}` on Airflow {r['airflow']} ({r['date']}):", "", "```"]
+            lines += r["details"]
+            lines += ["```", ""]
     if len(machines) > 1:
         lines += ["", "Machines:", ""]
         for r in rows:

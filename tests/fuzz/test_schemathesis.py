@@ -31,9 +31,16 @@ SEED = os.environ.get("PLATFORM_FUZZ_SEED", "20261126")
 # export destinations inside `export_allowed_paths`. 400 is therefore an expected answer to a
 # schema-valid body; 5xx and undocumented statuses still fail (not_a_server_error,
 # status_code_conformance).
+# negative_data_rejection gets 414 beside its defaults: an over-long query string is refused by
+# Airflow 2's gunicorn before the platform sees it (4094-byte request line); the document says so.
 CONFIG = """
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
+
+[checks.negative_data_rejection]
+expected-statuses = [
+  "400", "401", "403", "404", "405", "406", "409", "414", "415", "422", "428", "429", "5xx",
+]
 """
 
 
