@@ -376,3 +376,43 @@ def test_a_disabled_webhook_gets_nothing_until_enabled_again(clean: None, sender
         assert d.run_once() == 3
         assert sorted(r.headers["webhook-id"] for r in rx.wait_for(3)) == sorted(msgs)
         d.drain()
+
+
+def test_a_stop_records_what_was_sent_and_releases_what_was_not_started(
+    clean: None, sender: WebhookSender
+) -> None:
+    cancelled = threading.Event()
+
+    def respond(request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
+        cancelled.wait(60)  # answers only once the stopping dispatcher has cancelled its queue
+        return 200, {}, b""
+
+    with Receiver(responder=respond) as rx:
+        hook, _ = make(rx.url("/h"))
+        msgs = queue(hook, 5)
+        d = Dispatcher(sender, concurrency=1, poll_seconds=0.05, lease_seconds=60, owner="one", collect=False)
+        shutdown = d._pool.shutdown
+
+        def shutdown_then_answer(wait: bool = True, *, cancel_futures: bool = False) -> None:
+            shutdown(wait=wait, cancel_futures=cancel_futures)
+            cancelled.set()
+
+        d._pool.shutdown = shutdown_then_answer  # type: ignore[method-assign]
+        stop = threading.Event()
+        thread = threading.Thread(target=d.run, args=(stop,))
+        thread.start()
+        try:
+            [first] = rx.wait_for(1, timeout=120)
+        finally:
+            stop.set()
+            thread.join(timeout=120)
+        assert not thread.is_alive()
+
+    assert [r.headers["webhook-id"] for r in rx.requests] == [first.headers["webhook-id"]]
+    rows = {m: delivery(m) for m in msgs}
+    sent = rows[first.headers["webhook-id"]]
+    assert (sent.status, sent.attempts) == ("succeeded", 1)
+    rest = [r for m, r in rows.items() if m != first.headers["webhook-id"]]
+    released = {(r.status, r.attempts, r.lease_owner, r.lease_until) for r in rest}
+    assert released == {("pending", 0, None, None)}
+    assert d.attempts == 1

@@ -205,6 +205,9 @@ class Dispatcher:
         return len(claimed)
 
     def _answered(self, claimed: outbox.Claimed, future: concurrent.futures.Future[outbox.Outcome]) -> None:
+        if future.cancelled():  # stopping: never started, so handed back at once
+            self._answers.put(outbox.Outcome(claimed, db.utcnow(), None, None, 0.0, released=True))
+            return
         try:
             outcome = future.result()  # send_one never raises, but a lost answer would stall the count
         except BaseException as e:
@@ -270,7 +273,9 @@ class Dispatcher:
         self.drain()
 
     def drain(self) -> None:
-        """Record the attempts in flight (a clean stop leaves nothing to the lease expiry)."""
+        """Record the attempts in flight and release the claimed deliveries not started yet (a clean
+        stop leaves nothing to the lease expiry, and does not wait to send a whole claim)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
         try:
             while self._in_flight:
                 if not self._finish(timeout=self.sender.timeout + 5):
