@@ -12,6 +12,7 @@ the last line, ``webhook_p95_s: X``.
 
     make bench NAME=webhook_latency                 # SQLite
     BENCH_DB=postgres make bench NAME=webhook_latency
+    BENCH_RECEIVER_DELAY_S=0.05 make bench NAME=webhook_latency   # a receiver answering in 50 ms
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "1000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "100"))
 PAUSE_S = float(os.environ.get("BENCH_PAUSE_S", "0.5"))
 DB = os.environ.get("BENCH_DB", "sqlite")
+#: Seconds the receiver takes to answer (0: at once; a remote receiver takes tens of milliseconds).
+RECEIVER_DELAY_S = float(os.environ.get("BENCH_RECEIVER_DELAY_S", "0"))
 DAG_ID = "bench_webhook_dag"
 
 
@@ -84,7 +87,7 @@ def run(sql_alchemy_conn: str | None) -> None:
     admin = Principal(username="admin", user=None, tenant_id=None, scopes=frozenset({"*"}), via="api_key",
                       is_platform_admin=True)  # fmt: skip
     first_seen: dict[str, float] = {}
-    with Receiver() as rx:
+    with Receiver(delay=RECEIVER_DELAY_S) as rx:
         WebhookService(tenant_exists=lambda t: True).create(
             admin, WebhookCreate(name="bench", url=rx.url("/bench"), events=["dag.success"])
         )
@@ -126,7 +129,8 @@ def run(sql_alchemy_conn: str | None) -> None:
     missing = EVENTS - len(latencies)
     latencies += [math.inf] * missing
     p95 = latencies[math.ceil(0.95 * len(latencies)) - 1]
-    print(f"metadata DB: {DB}; events: {EVENTS} in batches of {BATCH} every {PAUSE_S} s")
+    print(f"metadata DB: {DB}; events: {EVENTS} in batches of {BATCH} every {PAUSE_S} s; "
+          f"receiver answers after {RECEIVER_DELAY_S} s")  # fmt: skip
     arrived = EVENTS - missing
     print(f"arrived: {arrived} (+{duplicates} repeated requests) within {took:.1f} s; missing: {missing}")
     print(f"median {statistics.median(latencies):.3f} s, max {latencies[-1]:.3f} s")
