@@ -106,7 +106,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         "Written by `make bench` (`scripts/bench.sh` → `bench/report.py`) from real runs; every figure",
         "is the benchmark's own `name: value` output line. Each benchmark's docstring says what it",
-        "measures; `make bench NAME=<name>` re-runs one and updates its rows.",
+        "measures; `make bench NAME=<name>` re-runs one and updates its rows. A benchmark without rows",
+        "here has not been run since this file was introduced (README's Benchmarks table has its earlier",
+        "figures): a full `make bench` takes long on this busy 2-core machine, so they run one by one.",
         "",
     ]
     if len(machines) == 1 and rows:
