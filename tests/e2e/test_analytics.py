@@ -247,7 +247,7 @@ def test_a_large_arrow_result_streams_and_is_stored(admin: httpx.Client) -> None
     table = pa.ipc.open_stream(body).read_all()
     assert table.num_rows == 250_000 and table.column("id")[-1].as_py() == 249_999
     query_id = r.headers["X-Query-Id"]
-    final = wait_final(admin, query_id)
+    final = wait_final(admin, query_id)  # completed once the result file is in place
     assert final["status"] == "completed" and final["rows_returned"] == 250_000 and final["truncated"]
     stored = admin.get(f"{QUERY}/{query_id}", params={"format": "arrow"})
     assert pa.ipc.open_stream(stored.content).read_all().equals(table)
