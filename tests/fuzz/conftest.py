@@ -1,9 +1,10 @@
 """Fuzzing fixtures: a fresh platform-admin key of the fuzzer's own, and clean-up of what it made.
 
 The fuzzers run against the session's real server (``airflow_server``), which later test modules
-share, so whatever the fuzzer creates (tenants, connections, DataKits, keys, OAuth clients, saved
-queries) is deleted afterwards, and the fixtures' own actors (tenants team-a/team-b/default, their
-users' keys) are never the target of a destructive call (see ``PROTECTED``).
+share, so whatever the fuzzer creates (tenants, connections, OAuth clients, saved queries,
+webhooks) is deleted afterwards; DataKits stay (there is no delete of a whole kit, only of versions).
+The fixtures' own actors (tenants team-a/team-b/default, every key made before fuzzing) are never
+the target of a destructive call (see ``protected_ids`` and ``st_hooks.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from tests.conftest import SESSION_ENV
 
 #: Collections the fuzzer may fill, with the field that names an item: (list path, id field, delete path).
 COLLECTIONS: tuple[tuple[str, str, str], ...] = (
-    ("/api/v1/analytics/saved-queries", "query_id", "/api/v1/analytics/saved-queries/{}"),
+    ("/api/v1/analytics/saved-queries", "id", "/api/v1/analytics/saved-queries/{}"),
+    ("/api/v1/platform/webhooks", "webhook_id", "/api/v1/platform/webhooks/{}"),
     ("/api/v1/platform/connections", "connection_id", "/api/v1/platform/connections/{}"),
     ("/api/v1/platform/oauth-clients", "client_id", "/api/v1/platform/oauth-clients/{}"),
     ("/api/v1/platform/tenants", "tenant_id", "/api/v1/platform/tenants/{}?force=true"),
