@@ -350,11 +350,14 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "default": "0.5",
     },
     "webhook_concurrency": {
-        "description": "Deliveries one dispatcher sends at the same time.\n",
+        "description": (
+            "Deliveries one dispatcher sends at the same time (threads; receivers answering in tens of "
+            "milliseconds need more than loopback ones).\n"
+        ),
         "version_added": "0.1.0",
         "type": "integer",
         "example": None,
-        "default": "8",
+        "default": "16",
     },
     "webhook_lease_seconds": {
         "description": (
