@@ -47,8 +47,11 @@ def test_airflows_own_api_keeps_working_beside_ours(airflow_server: harness.Airf
     if harness.airflow_major() >= 3:
         response = httpx.get(f"{airflow_server.base_url}/api/v2/version")
         assert response.status_code == 200 and response.json()["version"] == version("apache-airflow")
-        # /api/v1 outside our prefixes is still Airflow's "removed" answer.
-        assert httpx.get(f"{airflow_server.base_url}/api/v1/dags").status_code == 404
+        # /api/v1/dags is the facade of Airflow 2's calls (tests/e2e/test_v1_facade.py): it wants credentials;
+        # other /api/v1 paths are not served (404 naming /api/v2).
+        assert httpx.get(f"{airflow_server.base_url}/api/v1/dags").status_code == 401
+        gone = httpx.get(f"{airflow_server.base_url}/api/v1/pools")
+        assert gone.status_code == 404 and "/api/v2" in gone.text
     else:
         response = httpx.get(
             f"{airflow_server.base_url}/api/v1/dags", auth=(harness.ADMIN_USER, harness.ADMIN_PASSWORD)

@@ -92,12 +92,18 @@ def _operator(engine: PrivateDocker, warehouse: str, mode: str) -> DataKitOperat
 @pytest.mark.parametrize(
     ("sig", "expected"),
     [
-        pytest.param(signal.SIGTERM, "exited with code 143 (SIGTERM: stopped from outside", id="restart"),
-        pytest.param(signal.SIGKILL, "Lost the Docker engine at unix://", id="crash"),
+        # A stopping engine stops its containers first: the task sees the exit code 143, or, when the
+        # engine's socket goes before the exit is reported, the lost engine. Both are clean failures.
+        pytest.param(
+            signal.SIGTERM,
+            ("exited with code 143 (SIGTERM: stopped from outside", "Lost the Docker engine at unix://"),
+            id="restart",
+        ),
+        pytest.param(signal.SIGKILL, ("Lost the Docker engine at unix://",), id="crash"),
     ],
 )
 def test_engine_restart_fails_the_run_cleanly_and_a_retry_succeeds(
-    engine: PrivateDocker, warehouse: str, work_dir: Path, sig: signal.Signals, expected: str
+    engine: PrivateDocker, warehouse: str, work_dir: Path, sig: signal.Signals, expected: tuple[str, ...]
 ) -> None:
     run_id = f"fault_{uuid.uuid4().hex[:8]}"
     stopped: list[float] = []
@@ -128,7 +134,7 @@ def test_engine_restart_fails_the_run_cleanly_and_a_retry_succeeds(
     engine.start()
 
     message = str(raised.value)
-    assert expected in message, message
+    assert any(e in message for e in expected), message
     assert "Traceback" not in message
     # The container went with the engine (or the engine reaped it on start: it was --rm), the
     # work folder is gone, the warehouse is as it was.
