@@ -5,6 +5,7 @@ the same totals when paging, past the end, by tag, type and search."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,12 @@ def manifest(name: str, version: str, **changes: Any) -> DataKitManifest:
 
 
 @pytest.fixture(scope="module")
-def seeded(airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[DataKitService, str]:
-    """Kits under a unique prefix (the session DB is shared): shared ones, team-a's, team-b's, some with
-    several versions registered out of order, so the latest is not the last written."""
+def seeded(
+    airflow_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DataKitService, str]]:
+    """Kits under a unique prefix: shared ones, team-a's, team-b's, some with several versions
+    registered out of order, so the latest is not the last written. The session DB is shared with
+    the HTTP tests (which count kits by type), so they are deleted afterwards."""
     service = DataKitService(tenant_limits=lambda _tenant: {}, folder=str(tmp_path_factory.mktemp("kits")))
     prefix = f"lst{uuid.uuid4().hex[:8]}"
     a, b = tenant(f"{prefix}-a"), tenant(f"{prefix}-b")
@@ -50,7 +54,11 @@ def seeded(airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     for i in range(5):
         service.register(a, manifest(f"{prefix}-a-{i}", "0.1.0", type="ingestion" if i % 2 else "export"))
     service.register(b, manifest(f"{prefix}-b-only", "3.0.0", tags=["one", "two"]))
-    return service, prefix
+    yield service, prefix
+    for kit in service.list(ADMIN, 100, 0, search=prefix)[0]:
+        for version in service.get(ADMIN, kit.name).versions:
+            service.delete_version(ADMIN, kit.name, version.version)
+    assert service.list(ADMIN, 100, 0, search=prefix) == ([], 0)
 
 
 def expected(service: DataKitService, principal: Principal, names: list[str]) -> list[DataKit]:

@@ -117,11 +117,13 @@ class DataKitService:
             return sa.true()
         return sa.or_(datakits.c.tenant_id == principal.tenant_id, datakits.c.tenant_id.is_(None))
 
-    def _row(self, principal: Principal, name: str) -> Any:
-        with db.reading() as conn:
-            row = conn.execute(
-                sa.select(datakits).where(datakits.c.name == name, self._visible(principal))
-            ).first()
+    def _row(self, principal: Principal, name: str, conn: sa.engine.Connection | None = None) -> Any:
+        if conn is None:
+            with db.reading() as conn:
+                return self._row(principal, name, conn)
+        row = conn.execute(
+            sa.select(datakits).where(datakits.c.name == name, self._visible(principal))
+        ).first()
         if row is None:
             raise ResourceNotFoundError(f"DataKit {name!r} not found.", details={"datakit_id": name})
         return row
@@ -240,8 +242,8 @@ class DataKitService:
         )
 
     def get(self, principal: Principal, name: str, version: str | None = None) -> DataKit:
-        kit = self._row(principal, name)
-        with db.reading() as conn:
+        with _autocommit_reading() as conn:  # one connection, not one per read (each costs a pre-ping)
+            kit = self._row(principal, name, conn)
             rows = self._versions(conn, name)
             used = self._deployed_versions(conn, name)
         infos = [
