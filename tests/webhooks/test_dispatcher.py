@@ -2,10 +2,14 @@
 retries by the retry policy, leases (expiry, takeover, two dispatchers at once), redelivery, secret
 rotation, disabled webhooks, and attempts that would outlive their lease.
 
-Deliveries are queued straight into the outbox (the collector has its own tests in test_collector.py,
-filters by dag_ids/tags/tenant included) and the dispatchers here do not collect, so rows other tests
-leave in Airflow's tables never reach these webhooks. "Time passing" is written into the rows
-(``next_attempt_at``, ``lease_until``, ``previous_secret_expires_at``): no test waits on a clock.
+Each test has an outbox of its own: the platform's tables in a fresh SQLite file, through an engine
+configured the way Airflow configures its own. Not the session's metadata DB, because the session's
+Airflow server (started by earlier tests) runs its background dispatcher there, every half second: it
+would claim these tests' deliveries too (a third dispatcher the counts here do not know), and it reads
+secrets with its own Fernet key, which need not be the key this process encrypted them with.
+Deliveries are queued straight into the outbox (the collector has its own tests in test_collector.py)
+and the dispatchers here do not collect. "Time passing" is written into the rows (``next_attempt_at``,
+``lease_until``, ``previous_secret_expires_at``): no test waits on a clock.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +30,8 @@ from standardwebhooks import WebhookVerificationError
 from airflow_platform.auth.principal import Principal
 from airflow_platform.schemas.webhooks import WebhookCreate, WebhookUpdate
 from airflow_platform.services.webhooks import WebhookService
-from airflow_platform.storage import db
-from airflow_platform.storage.tables import webhook_attempts, webhook_cursors, webhook_deliveries, webhooks
+from airflow_platform.storage import db, tables
+from airflow_platform.storage.tables import webhook_attempts, webhook_deliveries, webhooks
 from airflow_platform.storage.webhooks import new_delivery_id
 from airflow_platform.webhooks import outbox, payloads
 from airflow_platform.webhooks.dispatcher import Dispatcher, send_one
@@ -43,19 +48,21 @@ def service() -> WebhookService:
 
 
 @pytest.fixture
-def clean(airflow_home: Any) -> Iterator[None]:
-    """No webhooks, deliveries or cursor before and after (the session DB is shared)."""
+def clean(airflow_home: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An empty outbox that only this test's dispatchers see (see the module's docstring)."""
+    from airflow import settings
+    from airflow.utils.orm_event_handlers import setup_event_handlers
 
-    def wipe() -> None:
-        with db.transaction() as conn:
-            conn.execute(webhook_attempts.delete())
-            conn.execute(webhook_deliveries.delete())
-            conn.execute(webhooks.delete())
-            conn.execute(webhook_cursors.delete())
-
-    wipe()
+    engine = sa.create_engine(
+        f"sqlite:///{tmp_path / 'outbox.db'}",
+        **settings.prepare_engine_args(),
+        connect_args={"check_same_thread": False},
+    )
+    setup_event_handlers(engine)  # foreign keys on (deliveries go with their webhook), WAL
+    tables.metadata.create_all(engine)
+    monkeypatch.setattr(db, "engine", lambda: engine)
     yield
-    wipe()
+    engine.dispose()
 
 
 @pytest.fixture
@@ -239,7 +246,7 @@ def test_an_expired_lease_is_taken_over_and_the_late_answer_changes_nothing(
         # A wakes up and reports a failure of its (never finished) attempt: logged, state kept.
         outbox.complete([outbox.Outcome(held, db.utcnow(), 500, "HTTP 500", 1.0)])
         row = delivery(msg)
-        assert (row.status, row.response_status) == ("succeeded", 200)
+        assert (row.status, row.response_status, row.attempts) == ("succeeded", 200, 1)
         assert len(attempt_log(msg)) == 2
         b.drain()
 
@@ -260,6 +267,49 @@ def test_an_attempt_that_could_outlive_its_lease_is_released_not_sent(
         assert attempt_log(msg) == []
         assert dispatcher(sender).run_once() == 1
         assert [r.headers["webhook-id"] for r in rx.requests] == [msg]
+
+
+def test_released_claims_use_none_of_the_retry_budget(clean: None, sender: WebhookSender) -> None:
+    """Claims handed back unsent (their attempts would have started too close to the lease's end, as
+    when a claim waits in the pool's queue on a loaded machine) count nowhere: not in ``attempts``,
+    which drives max_attempts and the backoff, not in the attempt log, not in the dispatcher's count."""
+
+    class Late(Dispatcher):
+        """Its first claims' attempts would all start too late: it needs more lease than there is."""
+
+        late_claims = 3
+
+        @property
+        def min_lease_left(self) -> float:
+            if self.late_claims:
+                self.late_claims -= 1
+                return self.lease_seconds + 1
+            return super().min_lease_left
+
+    with Receiver(responder=statuses([500, 200])) as rx:
+        hook, _ = make(rx.url("/h"), retry_policy={"max_attempts": 2, "backoff_seconds": [10]})
+        msgs = queue(hook, 5)
+        d = Late(sender, concurrency=4, poll_seconds=0.05, lease_seconds=60, owner="late", collect=False)
+        assert d.run_once() == 5, "three claims released everything, the fourth sent everything"
+        assert d.late_claims == 0 and d.attempts == 5
+        rows = {m: delivery(m) for m in msgs}
+        assert Counter((r.status, r.attempts) for r in rows.values()) == {
+            ("succeeded", 1): 4,
+            ("pending", 1): 1,
+        }
+        assert all(r.lease_owner is None and r.lease_until is None for r in rows.values())
+        assert sorted(a.attempt for m in msgs for a in attempt_log(m)) == [1] * 5
+        [failed] = [m for m, r in rows.items() if r.status == "pending"]
+        assert seconds(rows[failed].next_attempt_at, rows[failed].last_attempt_at) == 10
+
+        d.late_claims = 2
+        set_delivery(failed, next_attempt_at=db.utcnow())
+        assert d.run_once() == 1, "two more releases, then its second (and last) attempt"
+        row = delivery(failed)
+        assert (row.status, row.attempts, row.response_status) == ("succeeded", 2, 200)
+        assert [a.attempt for a in attempt_log(failed)] == [1, 2]
+        d.drain()
+    assert Counter(r.headers["webhook-id"] for r in rx.requests) == {**dict.fromkeys(msgs, 1), failed: 2}
 
 
 def test_two_claims_at_once_never_share_a_delivery(clean: None) -> None:
