@@ -1,6 +1,12 @@
 """The collector over real Airflow tables (the session's SQLite metadata DB): which rows become which
 events, for which webhooks (events, filters, tenant walls, creation time), and that rescans and
-overlapping windows queue each event once."""
+overlapping windows queue each event once.
+
+The session DB holds other tests' DAG runs, and the session's Airflow server (once an earlier test
+started it) runs a collector and a dispatcher of its own on it, every half second. So the webhooks
+here filter by their own DAGs or are only read for them, the queued rows are what is asserted (the
+server's collector may queue some of them first), and the first pass reads far enough back that the
+server moving the cursor meanwhile changes nothing."""
 
 from __future__ import annotations
 
@@ -74,10 +80,17 @@ def uid(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
+def mine(rows: list[Any], *dag_ids: str) -> list[Any]:
+    """The rows about these DAGs (the event key is ``<event>:<dag_id>:...``)."""
+    return [r for r in rows if r.event_key.split(":")[1] in dag_ids]
+
+
 def test_dag_and_task_events_with_the_reference_payload(clean: None) -> None:
-    hook = make(["dag.success", "dag.failure", "dag.running", "task.success", "task.failure", "task.retry"])
-    backdate(hook, 600)
     dag_ok, dag_bad = uid("ok"), uid("bad")
+    events = ["dag.success", "dag.failure", "dag.running", "task.success", "task.failure", "task.retry"]
+    # Ten minutes back, and the DB has other tests' runs of those minutes: only these DAGs' events.
+    hook = make(events, filters={"dag_ids": [dag_ok, dag_bad]})
+    backdate(hook, 600)
     end = runs.utcnow()
     start = end - timedelta(seconds=330)
     runs.insert_runs([
@@ -89,9 +102,10 @@ def test_dag_and_task_events_with_the_reference_payload(clean: None) -> None:
     first_end = start + timedelta(seconds=5)
     runs.insert_task(dag_bad, "r1", "flaky", "failed", 1, start, first_end, max_tries=1, history=True)
     runs.insert_task(dag_ok, "r1", "work", "success", 1, start, end)
-    assert collector.collect() == 7
+    assert collector.collect(overlap_seconds=3600) <= 7  # the server's collector may have queued some
 
     rows = queued(hook)
+    assert len(rows) == 7
     kinds = sorted((r.event, r.event_key.split(":")[1]) for r in rows)
     assert kinds == sorted([
         ("dag.running", dag_ok), ("dag.running", dag_bad), ("dag.success", dag_ok), ("dag.failure", dag_bad),
@@ -136,11 +150,12 @@ def test_filters_tenant_walls_and_creation_time(clean: None) -> None:
         runs.run_row(team, "r1", "success", now, now), runs.run_row(team, "r0", "success", old, old),
     ])  # fmt: skip
     collector.collect(overlap_seconds=7200)
-    assert [r.event_key.split(":")[1] for r in queued(by_tag)] == [prod]
+    ours = (prod, other, team)
+    assert [r.event_key.split(":")[1] for r in mine(queued(by_tag), *ours)] == [prod]
     assert [r.event_key.split(":")[1] for r in queued(by_id)] == [other]
-    assert [tuple(r.event_key.split(":")[1:3]) for r in queued(tenant_a)] == [(team, "r1")]
-    assert queued(tenant_b) == []
-    assert queued(failures_only) == []
+    assert [tuple(r.event_key.split(":")[1:3]) for r in mine(queued(tenant_a), *ours)] == [(team, "r1")]
+    assert mine(queued(tenant_b), *ours) == []
+    assert mine(queued(failures_only), *ours) == []
 
 
 def test_disabled_webhooks_get_nothing_and_the_cursor_advances(clean: None) -> None:
@@ -152,3 +167,17 @@ def test_disabled_webhooks_get_nothing_and_the_cursor_advances(clean: None) -> N
     with db.reading() as conn:
         position = conn.execute(sa.select(webhook_cursors.c.position)).scalar_one()
     assert db.as_utc(position) >= now
+
+
+def test_two_collectors_that_found_no_cursor_both_write_it(clean: None) -> None:
+    # Every API-server process collects: two passes may both read "no cursor" and both insert it.
+    later = runs.utcnow() + timedelta(hours=1)  # ahead of the session server's collector, if it runs
+    with db.transaction() as conn:
+        collector._write_cursor(conn, later, existed=False)
+    with db.transaction() as conn:
+        collector._write_cursor(conn, later + timedelta(seconds=1), existed=False)
+    with db.transaction() as conn:
+        collector._write_cursor(conn, later, existed=False)  # a slower one: the cursor only moves on
+    with db.reading() as conn:
+        position = conn.execute(sa.select(webhook_cursors.c.position)).scalar_one()
+    assert db.as_utc(position) == later + timedelta(seconds=1)

@@ -211,15 +211,17 @@ def _read_cursor(conn: sa.engine.Connection) -> datetime | None:
 
 
 def _write_cursor(conn: sa.engine.Connection, position: datetime, existed: bool) -> None:
-    if existed:
-        conn.execute(
-            webhook_cursors.update()
-            .where(webhook_cursors.c.name == CURSOR, webhook_cursors.c.position < position)
-            .values(position=position, updated_at=position)
+    """Only forward. Two collectors that both found no cursor (every API-server process runs one)
+    both insert it: the second insert is skipped, not failed, and the update moves it on."""
+    if not existed:
+        outbox.insert_new(
+            conn, webhook_cursors, [{"name": CURSOR, "position": position, "updated_at": position}]
         )
-        return
-    # Two collectors starting at the same moment: one insert fails, its pass is retried.
-    conn.execute(webhook_cursors.insert().values(name=CURSOR, position=position, updated_at=position))
+    conn.execute(
+        webhook_cursors.update()
+        .where(webhook_cursors.c.name == CURSOR, webhook_cursors.c.position < position)
+        .values(position=position, updated_at=position)
+    )
 
 
 def collect(now: datetime | None = None, overlap_seconds: float | None = None) -> int:

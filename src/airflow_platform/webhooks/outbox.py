@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from airflow_platform.storage import db
 from airflow_platform.storage.tables import webhook_attempts, webhook_deliveries, webhooks
 
-__all__ = ["Claimed", "Hook", "Outcome", "claim", "complete", "enqueue", "owner_name"]
+__all__ = ["Claimed", "Hook", "Outcome", "claim", "complete", "enqueue", "insert_new", "owner_name"]
 
 
 def owner_name() -> str:
@@ -31,19 +31,24 @@ def owner_name() -> str:
 
 def enqueue(conn: sa.engine.Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert delivery rows, skipping (webhook, event_key) pairs already queued."""
+    insert_new(conn, webhook_deliveries, rows)
+
+
+def insert_new(conn: sa.engine.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, skipping (not failing on) those whose key another writer inserted first."""
     if not rows:
         return
     dialect = conn.dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        conn.execute(pg_insert(webhook_deliveries).on_conflict_do_nothing(), list(rows))
+        conn.execute(pg_insert(table).on_conflict_do_nothing(), list(rows))
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        conn.execute(sqlite_insert(webhook_deliveries).on_conflict_do_nothing(), list(rows))
+        conn.execute(sqlite_insert(table).on_conflict_do_nothing(), list(rows))
     else:  # MySQL
-        conn.execute(webhook_deliveries.insert().prefix_with("IGNORE"), list(rows))
+        conn.execute(table.insert().prefix_with("IGNORE"), list(rows))
 
 
 @dataclass(frozen=True)
