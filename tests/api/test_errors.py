@@ -141,6 +141,20 @@ def test_valid_body_and_query_are_parsed(probe) -> None:
     assert "query parameters: limit" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "a", "count": "2"}, "count"),
+        ({"name": "a", "count": True}, "count"),
+        ({"name": 7, "count": 2}, "name"),
+    ],
+)
+def test_json_bodies_are_validated_strictly(probe, body: dict, field: str) -> None:
+    """What the document calls an integer or a string must be one: no "2" for 2 (found by fuzzing)."""
+    error = assert_envelope(probe.post("/api/v1/platform/_probe/echo", json=body), 400, "VALIDATION_ERROR")
+    assert {p["field"] for p in error["details"]["errors"]} == {field}
+
+
 def test_unhandled_exception_is_500_without_trace(probe, caplog) -> None:
     response = probe.get("/api/v1/platform/_probe/crash")
     error = assert_envelope(response, 500, "INTERNAL_ERROR")

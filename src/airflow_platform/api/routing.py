@@ -94,7 +94,11 @@ def _parse_json_body(model: type[BaseModel], allow_yaml: bool = False) -> BaseMo
     if not isinstance(data, dict):
         raise exc.ValidationError("The request body must be a JSON object.")
     try:
-        return model.model_validate(data)
+        if not raw.strip() or (allow_yaml and _is_yaml()):
+            return model.model_validate(data)
+        # JSON bodies are validated strictly: `0` is not `false` and `"5"` is not `5` (the document
+        # says boolean and integer); JSON's own strings still become dates, enums and the like.
+        return model.model_validate_json(raw, strict=True)
     except PydanticValidationError as e:
         raise validation_error(e, "request body") from None
 
