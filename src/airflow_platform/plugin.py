@@ -36,8 +36,17 @@ def _start_webhook_dispatcher_in_workers(blueprint: Any) -> None:
 
     from airflow_platform.webhooks.dispatcher import start_background_dispatcher
 
-    os.register_at_fork(after_in_child=start_background_dispatcher)
-    blueprint.before_app_request(start_background_dispatcher)
+    global _dispatcher_hooks_installed
+    if not _dispatcher_hooks_installed:
+        _dispatcher_hooks_installed = True
+        os.register_at_fork(after_in_child=start_background_dispatcher)
+    # The blueprint is built once per process; an app may have registered it already (an in-process
+    # app in the tests), and Flask refuses setup methods after that.
+    if not getattr(blueprint, "_got_registered_once", False):
+        blueprint.before_app_request(start_background_dispatcher)
+
+
+_dispatcher_hooks_installed = False
 
 
 class _LazyBlueprints(list[Any]):
