@@ -68,6 +68,14 @@ def airflow_env(home: Path, sql_alchemy_conn: str | None = None, port: int | Non
     if not secret_file.exists():
         secret_file.write_text(secrets.token_urlsafe(48))
     secret = secret_file.read_text().strip()
+    # One Fernet key for the test process and every server of this home: what one encrypts (webhook
+    # secrets, connection passwords) the others decrypt, whichever loaded Airflow's config first.
+    fernet_file = home / ".fernet-key"
+    if not fernet_file.exists():
+        from cryptography.fernet import Fernet
+
+        fernet_file.write_text(Fernet.generate_key().decode())
+    fernet_key = fernet_file.read_text().strip()
     # The installation's own DAG folder (DataKit deployments write into it), examples symlinked in.
     dags = home / "dags"
     dags.mkdir(exist_ok=True)
@@ -80,6 +88,7 @@ def airflow_env(home: Path, sql_alchemy_conn: str | None = None, port: int | Non
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn or f"sqlite:///{home}/airflow.db",
         "AIRFLOW__WEBSERVER__SECRET_KEY": secret,
+        "AIRFLOW__CORE__FERNET_KEY": fernet_key,
         "AIRFLOW__WEBSERVER__WORKERS": "1",
         "AIRFLOW__API__SECRET_KEY": secret,
         "AIRFLOW__API_AUTH__JWT_SECRET": secret,
