@@ -1,32 +1,21 @@
-"""Fuzzing fixtures: a fresh platform-admin key of the fuzzer's own, and clean-up of what it made.
+"""Fuzzing fixtures: a real server of the fuzzer's own (fresh metadata DB) and a platform-admin key.
 
-The fuzzers run against the session's real server (``airflow_server``), which later test modules
-share, so whatever the fuzzer creates (tenants, connections, OAuth clients, saved queries,
-webhooks) is deleted afterwards; DataKits stay (there is no delete of a whole kit, only of versions).
-The fixtures' own actors (tenants team-a/team-b/default, every key made before fuzzing) are never
-the target of a destructive call (see ``protected_ids`` and ``st_hooks.py``).
+The fuzzer's own key is never the target of a destructive call (see ``protected_ids`` and
+``st_hooks.py``); nothing else needs protecting, since no other test uses this server.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests import harness
-from tests.actors import MADE_SECRETS, Actors
+from tests.actors import MADE_SECRETS
 from tests.conftest import SESSION_ENV
-
-#: Collections the fuzzer may fill, with the field that names an item: (list path, id field, delete path).
-COLLECTIONS: tuple[tuple[str, str, str], ...] = (
-    ("/api/v1/analytics/saved-queries", "id", "/api/v1/analytics/saved-queries/{}"),
-    ("/api/v1/platform/webhooks", "webhook_id", "/api/v1/platform/webhooks/{}"),
-    ("/api/v1/platform/connections", "connection_id", "/api/v1/platform/connections/{}"),
-    ("/api/v1/platform/oauth-clients", "client_id", "/api/v1/platform/oauth-clients/{}"),
-    ("/api/v1/platform/tenants", "tenant_id", "/api/v1/platform/tenants/{}?force=true"),
-)
 
 
 def _items(body: Any) -> list[dict[str, Any]]:
@@ -39,40 +28,38 @@ def _items(body: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _snapshot(client: httpx.Client) -> dict[str, set[str]]:
-    seen: dict[str, set[str]] = {}
-    for path, field, _ in COLLECTIONS:
-        response = client.get(path, params={"limit": 1000})
-        if response.status_code == 200:
-            seen[path] = {str(item.get(field)) for item in _items(response.json())}
-    return seen
+@pytest.fixture(scope="module")
+def fuzz_server(
+    artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[harness.AirflowServer]:
+    """A server of the fuzzer's own, on a fresh metadata DB: the same seed meets the same state in
+    every run (on the session's server, what earlier tests left changed the answers from run to run)."""
+    home = tmp_path_factory.mktemp("fuzz-home")
+    port = harness.free_port()
+    env = {
+        **SESSION_ENV,
+        **harness.airflow_env(home, port=port),
+        "AIRFLOW__PLATFORM__RATE_LIMIT_WRITE": "10000/minute",
+        "AIRFLOW__PLATFORM__RATE_LIMIT_DELETE": "10000/minute",
+        "AIRFLOW__PLATFORM__RATE_LIMIT_BULK": "10000/minute",
+    }
+    harness.prepare_airflow_home(env)
+    with harness.running_server(env, port, artifacts_dir) as server:
+        yield server
 
 
-@pytest.fixture(scope="session")
-def fuzz_admin_key(actors: Actors) -> str:
-    """A platform-admin key of the fuzzer's own: the fuzzer may revoke keys, never the actors'."""
-    key = harness.create_key(SESSION_ENV, harness.ADMIN_USER, "--name", "fuzz admin")
+@pytest.fixture(scope="module")
+def fuzz_admin_key(fuzz_server: harness.AirflowServer) -> str:
+    """A platform-admin key of the fuzzer's own."""
+    key = harness.create_key(fuzz_server.env, harness.ADMIN_USER, "--name", "fuzz admin")
     MADE_SECRETS.append(key)
     return key
 
 
-@pytest.fixture(scope="session")
-def protected_ids(actors: Actors) -> set[str]:
-    """Ids of what other tests rely on: the fixtures' tenants and every key that exists before fuzzing."""
-    ids = {"team-a", "team-b", "default"}
-    with actors.client(actors.admin_key) as admin:
+@pytest.fixture(scope="module")
+def protected_ids(fuzz_server: harness.AirflowServer, fuzz_admin_key: str) -> set[str]:
+    """The fuzzer's own key: revoking it would turn the rest of the run into 401s."""
+    with httpx.Client(base_url=fuzz_server.base_url, headers={"X-API-Key": fuzz_admin_key}) as admin:
         response = admin.get("/api/v1/platform/api-keys", params={"limit": 1000})
-        if response.status_code == 200:
-            ids |= {str(item.get("key_id")) for item in _items(response.json())}
-    return ids
-
-
-@pytest.fixture(scope="session")
-def fuzz_cleanup(actors: Actors, fuzz_admin_key: str) -> Iterator[None]:
-    with actors.client(actors.admin_key) as admin:
-        before = _snapshot(admin)
-        yield
-        after = _snapshot(admin)
-        for path, _, delete in COLLECTIONS:
-            for made in after.get(path, set()) - before.get(path, set()):
-                admin.delete(delete.format(made))
+        assert response.status_code == 200, response.text
+        return {str(item.get("key_id")) for item in _items(response.json())}

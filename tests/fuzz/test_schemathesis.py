@@ -1,13 +1,13 @@
 """Schemathesis against the real server: the OpenAPI document and GraphQL, with all checks.
 
-The ``st`` command line runs, as CI would run it, against the session's Airflow server: every
+The ``st`` command line runs, as CI would run it, against a real Airflow server of its own: every
 operation of ``/api/v1/platform/openapi.json`` through the examples, coverage, fuzzing and stateful
 phases (links inferred from responses: create → get/patch/delete), and ``/graphql`` from its
 introspected schema. The budget is bounded and seeded (``-n``, ``--seed``, no shrinking) so a run
 takes well under a minute and is reproducible; raise ``PLATFORM_FUZZ_EXAMPLES`` to dig deeper.
 
-The fuzzer is a platform admin with a key of its own; what it makes is deleted afterwards and the
-fixtures' tenants and keys are never the target of a destructive call (``conftest.py``, ``st_hooks.py``).
+The fuzzer is a platform admin with a key of its own on a fresh server (so a seed meets the same
+state every run); its key is never the target of a destructive call (``conftest.py``, ``st_hooks.py``).
 Failures are written as JUnit XML beside the server logs (``test-artifacts/airflow-<version>/``).
 """
 
@@ -93,30 +93,28 @@ def _st(tmp_path: Path, location: str, key: str, protected: set[str], name: str,
 
 
 def test_openapi_document(
-    airflow_server: harness.AirflowServer,
+    fuzz_server: harness.AirflowServer,
     fuzz_admin_key: str,
     protected_ids: set[str],
-    fuzz_cleanup: None,
     tmp_path: Path,
 ) -> None:
     _st(
         tmp_path,
-        f"{airflow_server.base_url}/api/v1/platform/openapi.json",
+        f"{fuzz_server.base_url}/api/v1/platform/openapi.json",
         fuzz_admin_key,
         protected_ids,
         "openapi",
         "--url",
-        airflow_server.base_url,
+        fuzz_server.base_url,
         "--phases",
         "examples,coverage,fuzzing,stateful",
     )
 
 
 def test_graphql(
-    airflow_server: harness.AirflowServer,
+    fuzz_server: harness.AirflowServer,
     fuzz_admin_key: str,
     protected_ids: set[str],
-    fuzz_cleanup: None,
     tmp_path: Path,
 ) -> None:
     # not_a_server_error counts every resolver error (a missing DAG, a negative offset) as a server
@@ -124,7 +122,7 @@ def test_graphql(
     # or INTERNAL_ERROR fails.
     _st(
         tmp_path,
-        f"{airflow_server.base_url}/graphql",
+        f"{fuzz_server.base_url}/graphql",
         fuzz_admin_key,
         protected_ids,
         "graphql",

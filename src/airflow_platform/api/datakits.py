@@ -72,8 +72,8 @@ class VersionQuery(RequestModel):
 
 
 @blueprint.operation(BASE, "POST", summary="Register a DataKit version", body=DataKitManifest,
-                     response=DataKit, status=201, resource=KITS, feature=FEATURE, tags=TAGS, yaml_body=True,
-                     errors=(400, 401, 403, 409, 429, 500))  # fmt: skip
+                     response=DataKit, status=201, also_status=(200,), resource=KITS, feature=FEATURE,
+                     tags=TAGS, yaml_body=True, errors=(400, 401, 403, 409, 429, 500))  # fmt: skip
 def register_datakit(principal: Principal, body: DataKitManifest) -> Response:
     """The manifest as JSON, or ``datakit.yaml`` with ``Content-Type: application/yaml``.
     201 when the version is new; 200 when the same content was registered before; 409 when the
@@ -128,8 +128,9 @@ def delete_version(principal: Principal, datakit_id: str, version: str) -> None:
 
 
 @blueprint.operation(f"{BASE}/<datakit_id>/deploy", "POST", summary="Deploy a DataKit as a DAG",
-                     body=DeployRequest, response=Deployment, status=201, resource=DEPLOYMENTS,
-                     feature=FEATURE, tags=TAGS, errors=(400, 401, 403, 404, 409, 429, 500))  # fmt: skip
+                     body=DeployRequest, response=Deployment, status=201, also_status=(200,),
+                     resource=DEPLOYMENTS, feature=FEATURE, tags=TAGS,
+                     errors=(400, 401, 403, 404, 409, 429, 500))  # fmt: skip
 def deploy_datakit(principal: Principal, datakit_id: str, body: DeployRequest) -> Response:
     """Writes the deployment spec; the DAG ``datakit__<name>__<environment>`` appears at the next
     parse. 201 for a new deployment, 200 when it updates the environment's deployment."""

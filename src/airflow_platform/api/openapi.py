@@ -83,7 +83,8 @@ def build_document(operations: list[Operation], server_url: str = "/") -> dict[s
         ok: dict[str, Any] = {"description": "Success"}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
-        item["responses"][str(op.status)] = ok
+        for code in (op.status, *op.also_status):
+            item["responses"][str(code)] = ok
         for code in sorted({*op.errors, 503}):
             item["responses"][str(code)] = {
                 "description": _ERROR_TEXT.get(code, "Error"),

@@ -50,6 +50,8 @@ class Operation:
     #: The body may also come as YAML (``Content-Type: application/yaml``).
     yaml_body: bool = False
     extra_responses: dict[int, str] = field(default_factory=dict)
+    #: Other success statuses answering the same model (e.g. 200 when a create updates instead).
+    also_status: tuple[int, ...] = ()
 
     @property
     def openapi_path(self) -> str:
@@ -158,6 +160,7 @@ class PlatformBlueprint(Blueprint):
         errors: tuple[int, ...] | None = None,
         yaml_body: bool = False,
         extra_responses: dict[int, str] | None = None,
+        also_status: tuple[int, ...] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if resource is None and not public:
             raise ValueError(f"{rule}: an operation needs a resource unless it is public")
@@ -179,6 +182,7 @@ class PlatformBlueprint(Blueprint):
                 resource=resource,
                 feature=feature,
                 yaml_body=yaml_body,
+                also_status=also_status,
             )
             if extra_responses:
                 op.extra_responses = dict(extra_responses)
