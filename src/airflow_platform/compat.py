@@ -129,6 +129,21 @@ def is_authorized(user: Any, method: str, resource: str) -> bool:
     return bool(_airflow2_security_manager().has_access(action, resource, user))
 
 
+def authorized_dag_ids(user: Any, method: str) -> set[str]:
+    """The DAG ids Airflow's auth manager lets ``user`` read (``GET``) or edit (``PUT``): with FAB,
+    the global "DAGs" permission (then every DAG) or per-DAG "DAG:<dag_id>" resources. One call
+    answers a whole page, where ``is_authorized_dag`` would be one call per DAG."""
+    if method not in ("GET", "PUT"):
+        raise ValueError(f"DAG ids are authorized for GET or PUT, not {method!r}")
+    if is_airflow_3():
+        manager = _auth_manager()
+        fab_app = getattr(manager, "flask_app", None)  # FAB reads permissions through current_app
+        with fab_app.app_context() if fab_app is not None else contextlib.nullcontext():
+            return set(manager.get_authorized_dag_ids(user=user, method=method))
+    sm = _airflow2_security_manager()
+    return set(sm.get_readable_dag_ids(user) if method == "GET" else sm.get_editable_dag_ids(user))
+
+
 def session_user(cookies: Any) -> Any | None:
     """The user of the Airflow UI session of this request, if any."""
     if is_airflow_3():

@@ -363,10 +363,12 @@ def test_depth_alias_and_size_limits(actors: Actors) -> None:
 
 
 def test_a_page_of_dags_costs_the_same_statements_whatever_its_size(running: None) -> None:
-    """N+1 check in-process on the same metadata DB: one query per field, not per DAG or run.
+    """N+1 check in-process on the same metadata DB: one query per field, not per DAG or run, for a
+    platform admin (no wall, every DAG) and for a tenant's user allowed some DAGs only (the tenant
+    wall and the readable DAG ids go into the SQL).
 
-    Authorization is the only part left out (it is counted per request, not per DAG, and the
-    in-process app has no FAB app to ask); everything else is the server's code path.
+    The auth manager's answers are the only part left out (asked once per request, not per DAG,
+    and the in-process app has no FAB app to ask); everything else is the server's code path.
     """
     import asyncio
 
@@ -381,7 +383,14 @@ def test_a_page_of_dags_costs_the_same_statements_whatever_its_size(running: Non
         def _decide(self, resource: str, method: str) -> bool:
             return True
 
-    principal = Principal(username="admin", user=None, tenant_id=None, scopes=frozenset({"*"}), via="api_key")
+    some = frozenset({DAG_ID, "bronze_to_silver_pipeline", "example_platform_pipeline"})
+
+    class SomeDags(Trusted):
+        def dag_ids(self, method: str = "GET") -> frozenset[str] | None:
+            return some
+
+    admin = Principal(username="admin", user=None, tenant_id=None, scopes=frozenset({"*"}), via="api_key")
+    user = Principal(username="u", user=None, tenant_id="default", scopes=frozenset({"*"}), via="api_key")
     schema = build_schema()
     engine = compat.metadata_engine()
     statements: list[str] = []
@@ -389,17 +398,22 @@ def test_a_page_of_dags_costs_the_same_statements_whatever_its_size(running: Non
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
 
-    counts: list[int] = []
+    counts: dict[str, list[int]] = {"admin": [], "some DAGs": []}
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
-        for limit in (1, 3):
-            statements.clear()
-            result = asyncio.run(schema.execute(DAG_PAGE, variable_values={"limit": limit},
-                                                context_value=Trusted(principal=principal)))  # fmt: skip
-            assert not result.errors, result.errors
-            assert result.data is not None and len(result.data["dags"]["edges"]) == limit
-            counts.append(len(statements))
+        for name, context in (("admin", lambda: Trusted(principal=admin)),
+                              ("some DAGs", lambda: SomeDags(principal=user))):  # fmt: skip
+            for limit in (1, 3):
+                statements.clear()
+                result = asyncio.run(schema.execute(DAG_PAGE, variable_values={"limit": limit},
+                                                    context_value=context()))  # fmt: skip
+                assert not result.errors, result.errors
+                assert result.data is not None and len(result.data["dags"]["edges"]) == limit
+                counts[name].append(len(statements))
+                if name == "some DAGs":
+                    assert {e["node"]["id"] for e in result.data["dags"]["edges"]} <= some
+                    assert result.data["dags"]["totalCount"] == len(some)
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
-    assert counts[0] == counts[1], counts
-    assert counts[1] <= 8, counts
+    for name, (one, three) in counts.items():
+        assert one == three and three <= 8, (name, counts)

@@ -142,6 +142,7 @@ def test_filters_tenant_walls_and_creation_time(clean: None) -> None:
     by_id = make(["dag.success"], filters={"dag_ids": [other]})
     tenant_a = make(["dag.success"], tenant="team-a")
     tenant_b = make(["dag.success"], tenant="team-b")
+    tenant_default = make(["dag.success"], tenant="default")  # untagged DAGs are the default tenant's
     failures_only = make(["dag.failure"])
     now = runs.utcnow()
     old = now - timedelta(hours=1)  # before every webhook existed: never delivered
@@ -155,6 +156,7 @@ def test_filters_tenant_walls_and_creation_time(clean: None) -> None:
     assert [r.event_key.split(":")[1] for r in queued(by_id)] == [other]
     assert [tuple(r.event_key.split(":")[1:3]) for r in mine(queued(tenant_a), *ours)] == [(team, "r1")]
     assert mine(queued(tenant_b), *ours) == []
+    assert {r.event_key.split(":")[1] for r in mine(queued(tenant_default), *ours)} == {prod, other}
     assert mine(queued(failures_only), *ours) == []
 
 

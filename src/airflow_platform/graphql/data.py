@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from airflow_platform import compat
+from airflow_platform.auth.dag_tenancy import visible_dags_clause
 from airflow_platform.storage import db
 
 MAX_KEYS = 1000  # keys per IN (...) list: below every database's bound-parameter limit
@@ -77,6 +78,30 @@ class MetricsRow:
         return None if finished == 0 else self.successful_runs / finished
 
 
+@dataclass(frozen=True)
+class DagScope:
+    """The DAGs a request may list: a tenant's wall and the DAG ids Airflow lets the user read.
+
+    ``tenant_id`` None: no wall (a platform admin across tenants); ``dag_ids`` None: every DAG (the
+    global DAG permission), so no id list is sent to the database.
+    """
+
+    tenant_id: str | None = None
+    dag_ids: frozenset[str] | None = None
+
+    def clauses(self, dag_id: Any) -> list[Any]:
+        where: list[Any] = []
+        wall = visible_dags_clause(self.tenant_id, dag_id, compat.airflow_models()[3])
+        if wall is not None:
+            where.append(wall)
+        if self.dag_ids is not None:  # one IN list, as Airflow's own DAG list does with readable ids
+            where.append(dag_id.in_(sorted(self.dag_ids)))
+        return where
+
+
+EVERY_DAG = DagScope()
+
+
 def _chunks(keys: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(keys), MAX_KEYS):
         yield keys[start : start + MAX_KEYS]
@@ -99,10 +124,10 @@ def _dag_row(r: Any) -> DagRow:
 
 def list_dags(
     search: str | None, is_paused: bool | None, is_active: bool | None, tags: list[str] | None,
-    limit: int, offset: int,
+    limit: int, offset: int, scope: DagScope = EVERY_DAG,
 ) -> tuple[list[DagRow], int]:  # fmt: skip
     dag, _, _, dag_tag = compat.airflow_models()
-    where: list[Any] = []
+    where: list[Any] = scope.clauses(dag.dag_id)
     if search:
         where.append(dag.dag_id.contains(search, autoescape=True))
     if is_paused is not None:
@@ -120,12 +145,14 @@ def list_dags(
     return [_dag_row(r) for r in rows], int(total)
 
 
-def dags_by_id(dag_ids: Sequence[str]) -> dict[str, DagRow]:
+def dags_by_id(dag_ids: Sequence[str], scope: DagScope = EVERY_DAG) -> dict[str, DagRow]:
+    """The DAGs with these ids that ``scope`` lets through (the others read as missing)."""
     dag = compat.airflow_models()[0]
     found: dict[str, DagRow] = {}
+    where = scope.clauses(dag.dag_id)
     with db.reading() as conn:
         for chunk in _chunks(list(dag_ids)):
-            for r in conn.execute(sa.select(*_dag_columns()).where(dag.dag_id.in_(chunk))):
+            for r in conn.execute(sa.select(*_dag_columns()).where(dag.dag_id.in_(chunk), *where)):
                 found[r.dag_id] = _dag_row(r)
     return found
 
@@ -261,10 +288,10 @@ def _seconds_between(dialect: str, start: Any, end: Any) -> Any:
 
 
 def metrics_by_dag(
-    dag_ids: Sequence[str | None], start: datetime, end: datetime
+    dag_ids: Sequence[str | None], start: datetime, end: datetime, everything: DagScope = EVERY_DAG
 ) -> dict[str | None, MetricsRow]:
-    """Run counts and mean duration per DAG (key None: all DAGs) over runs dated in [start, end],
-    computed by the database in one grouped query."""
+    """Run counts and mean duration per DAG (key None: every DAG of ``everything``) over runs dated
+    in [start, end], computed by the database in one grouped query."""
     run = compat.airflow_models()[1]
     date = compat.dag_run_logical_date()
     found: dict[str | None, MetricsRow] = {}
@@ -281,7 +308,7 @@ def metrics_by_dag(
         in_range = [date >= start, date <= end]
         named = [d for d in dag_ids if d is not None]
         if None in dag_ids:
-            r = conn.execute(sa.select(*aggregates).where(*in_range)).one()
+            r = conn.execute(sa.select(*aggregates).where(*in_range, *everything.clauses(run.dag_id))).one()
             found[None] = MetricsRow(int(r.total), int(r.ok or 0), int(r.failed or 0), _float(r.avg))
         for chunk in _chunks(named):
             rows = conn.execute(

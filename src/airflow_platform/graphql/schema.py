@@ -1,8 +1,11 @@
 """The reference's GraphQL schema: DAGs, runs, task instances, metrics, logs, and its mutations.
 
-Each field asks Airflow's auth manager about the matching Airflow resource (DAGs, DAG Runs, Task
-Instances, Task Logs, Connections) before it reads; nested lists go through the request's data
-loaders, so a page of DAGs with their tags, runs and task instances costs a handful of queries.
+Each field asks Airflow's auth manager about the matching Airflow resource (DAG Runs, Task
+Instances, Task Logs, Connections) and about the DAG itself (global or per-DAG permission) before
+it reads, as Airflow's own API does: permission first, then the lookup, so a DAG behind another
+tenant's wall (auth/dag_tenancy) reads exactly like a missing one. Nested lists go through the
+request's data loaders, so a page of DAGs with their tags, runs and task instances costs a handful
+of queries.
 Mutations delegate: DAG actions to Airflow's own code (``compat``), connections to
 ``ConnectionService`` (tenant walls included).
 """
@@ -24,7 +27,6 @@ from airflow_platform.graphql import data
 from airflow_platform.graphql.context import (
     CONNECTIONS,
     DAG_RUNS,
-    DAGS,
     TASK_INSTANCES,
     TASK_LOGS,
     GraphQLContext,
@@ -200,7 +202,7 @@ class TaskInstance:
 
     @strawberry.field(description="The text of one try's log (default: the latest try).")
     def logs(self, info: Ctx, try_number: int | None = None) -> str | None:
-        _ctx(info).authorize(TASK_LOGS)
+        _ctx(info).authorize_dag(self.row.dag_id, sub_resource=TASK_LOGS)
         number = try_number if try_number is not None else self.row.try_number
         if number < 1:
             return None
@@ -248,7 +250,7 @@ class DAGRun:
 
     @strawberry.field
     async def task_instances(self, info: Ctx) -> list[TaskInstance]:
-        _ctx(info).authorize(TASK_INSTANCES)
+        _ctx(info).authorize_dag(self.row.dag_id, sub_resource=TASK_INSTANCES)
         rows = await _ctx(info).loaders.task_instances.load((self.row.dag_id, self.row.run_id))
         return [TaskInstance(row=r) for r in rows]
 
@@ -326,7 +328,7 @@ class DAG:
         run_filter: Annotated[DAGRunFilter | None, strawberry.argument(name="filter")] = None,
         limit: int = 10,
     ) -> DAGRunConnection:
-        _ctx(info).authorize(DAG_RUNS)
+        _ctx(info).authorize_dag(self.row.dag_id, sub_resource=DAG_RUNS)
         _page(limit)
         loader = _ctx(info).loaders.runs_of_dag(_run_filter(run_filter), limit)
         rows, total = await loader.load(self.row.dag_id)
@@ -334,7 +336,7 @@ class DAG:
 
     @strawberry.field
     async def metrics(self, info: Ctx, start_date: datetime, end_date: datetime) -> DAGMetrics:
-        _ctx(info).authorize(DAG_RUNS)
+        _ctx(info).authorize_dag(self.row.dag_id, sub_resource=DAG_RUNS)
         row = await _ctx(info).loaders.metrics(start_date, end_date).load(self.row.dag_id)
         base = Metrics.of(row)
         return DAGMetrics(dag_id=strawberry.ID(self.row.dag_id), **vars(base))
@@ -422,14 +424,23 @@ def _connection_service() -> Any:
     return _service()
 
 
+async def _visible(info: Ctx, dag_id: str) -> bool:
+    """Whether the DAG exists on this side of the principal's tenant wall (admins: no wall)."""
+    if _ctx(info).principal.tenant_id is None:
+        return True
+    return await _ctx(info).loaders.dags.load(dag_id) is not None
+
+
 async def _dag(info: Ctx, dag_id: str) -> DAG | None:
-    _ctx(info).authorize(DAGS)
-    row = await _ctx(info).loaders.dags.load(dag_id)
+    _ctx(info).authorize_dag(dag_id)
+    row = await _ctx(info).loaders.dags.load(dag_id)  # walled: another tenant's DAG reads as None
     return DAG(row=row) if row is not None else None
 
 
 async def _dag_run(info: Ctx, dag_id: str, run_id: str) -> DAGRun | None:
-    _ctx(info).authorize(DAG_RUNS)
+    _ctx(info).authorize_dag(dag_id, sub_resource=DAG_RUNS)
+    if not await _visible(info, dag_id):
+        return None
     row = await _ctx(info).loaders.runs.load((dag_id, run_id))
     return DAGRun(row=row) if row is not None else None
 
@@ -448,10 +459,10 @@ class Query:
         limit: int = 100,
         offset: int = 0,
     ) -> DAGConnection:
-        _ctx(info).authorize(DAGS)
+        scope = _ctx(info).dag_scope()
         _page(limit, offset)
         f = dag_filter or DAGFilter()
-        rows, total = data.list_dags(f.search, f.is_paused, f.is_active, f.tags, limit, offset)
+        rows, total = data.list_dags(f.search, f.is_paused, f.is_active, f.tags, limit, offset, scope)
         loader = _ctx(info).loaders.dags
         for r in rows:  # later dag(id:) fields of this request need no query
             loader.prime(r.dag_id, r)
@@ -464,7 +475,7 @@ class Query:
         return await _dag_run(info, str(dag_id), str(run_id))
 
     @strawberry.field(description="The newest runs first.")
-    def dag_runs(
+    async def dag_runs(
         self,
         info: Ctx,
         dag_id: strawberry.ID,
@@ -472,8 +483,10 @@ class Query:
         limit: int = 100,
         offset: int = 0,
     ) -> DAGRunConnection:
-        _ctx(info).authorize(DAG_RUNS)
+        _ctx(info).authorize_dag(str(dag_id), sub_resource=DAG_RUNS)
         _page(limit, offset)
+        if not await _visible(info, str(dag_id)):
+            return DAGRunConnection.of([], 0, offset)
         rows, total = data.runs_by_dag([str(dag_id)], _run_filter(run_filter), limit, offset)[str(dag_id)]
         return DAGRunConnection.of(rows, total, offset)
 
@@ -481,7 +494,9 @@ class Query:
     async def task_instance(
         self, info: Ctx, dag_id: strawberry.ID, run_id: strawberry.ID, task_id: strawberry.ID
     ) -> TaskInstance | None:
-        _ctx(info).authorize(TASK_INSTANCES)
+        _ctx(info).authorize_dag(str(dag_id), sub_resource=TASK_INSTANCES)
+        if not await _visible(info, str(dag_id)):
+            return None
         rows = await _ctx(info).loaders.task_instances.load((str(dag_id), str(run_id)))
         mine = [r for r in rows if r.task_id == str(task_id)]
         return TaskInstance(row=min(mine, key=lambda r: r.map_index)) if mine else None
@@ -492,24 +507,24 @@ class Query:
     async def metrics(
         self, info: Ctx, start_date: datetime, end_date: datetime, dag_id: strawberry.ID | None = None
     ) -> Metrics:
-        _ctx(info).authorize(DAG_RUNS)
-        row = (
-            await _ctx(info)
-            .loaders.metrics(start_date, end_date)
-            .load(None if dag_id is None else str(dag_id))
-        )
-        return Metrics.of(row)
+        ctx = _ctx(info)
+        if dag_id is None:  # every DAG the request may list: this tenant's, readable by the user
+            ctx.authorize(DAG_RUNS)
+            return Metrics.of(await ctx.loaders.metrics(start_date, end_date, ctx.dag_scope()).load(None))
+        ctx.authorize_dag(str(dag_id), sub_resource=DAG_RUNS)
+        if not await _visible(info, str(dag_id)):
+            return Metrics.of(data.MetricsRow(0, 0, 0, None))
+        return Metrics.of(await ctx.loaders.metrics(start_date, end_date).load(str(dag_id)))
 
 
-async def _require_dag(info: Ctx, dag_id: str) -> DAG:
-    dag = await _dag(info, dag_id)
-    if dag is None:
+async def _require_dag(info: Ctx, dag_id: str) -> None:
+    """For a change: the DAG exists on this side of the tenant wall (permissions checked before)."""
+    if await _ctx(info).loaders.dags.load(dag_id) is None:
         raise ResourceNotFoundError(f"DAG {dag_id!r} not found.", details={"dag_id": dag_id})
-    return dag
 
 
 async def _set_paused(info: Ctx, dag_id: str, paused: bool) -> DAG:
-    _ctx(info).authorize(DAGS, "PUT")
+    _ctx(info).authorize_dag(dag_id, "PUT")
     await _require_dag(info, dag_id)
     from airflow_platform.storage.airflow_dags import set_paused
 
@@ -524,7 +539,7 @@ class Mutation:
     async def trigger_dag(
         self, info: Ctx, dag_id: strawberry.ID, conf: JSON | None = None, run_id: str | None = None
     ) -> DAGRun:
-        _ctx(info).authorize(DAG_RUNS, "POST")
+        _ctx(info).authorize_dag(str(dag_id), "PUT", sub_resource=DAG_RUNS, sub_method="POST")
         if conf is not None and not isinstance(conf, dict):
             raise ValidationError("conf must be a JSON object.", details={"conf": conf})
         await _require_dag(info, str(dag_id))
@@ -543,12 +558,13 @@ class Mutation:
     @strawberry.mutation(
         description="Clear one task of one run (its run goes back to queued), as Airflow's clear."
     )
-    def clear_task(
+    async def clear_task(
         self, info: Ctx, dag_id: strawberry.ID, run_id: strawberry.ID, task_id: strawberry.ID
     ) -> TaskInstance:
-        _ctx(info).authorize(TASK_INSTANCES, "PUT")
+        _ctx(info).authorize_dag(str(dag_id), "PUT", sub_resource=TASK_INSTANCES, sub_method="PUT")
         keys = {"dag_id": str(dag_id), "run_id": str(run_id), "task_id": str(task_id)}
-        if not compat.clear_task_instance(str(dag_id), str(run_id), str(task_id)):
+        visible = await _visible(info, str(dag_id))
+        if not visible or not compat.clear_task_instance(str(dag_id), str(run_id), str(task_id)):
             raise ResourceNotFoundError(
                 f"No task {task_id!r} in run {run_id!r} of DAG {dag_id!r}.", details=keys
             )

@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from airflow_platform import compat
+from airflow_platform.auth.dag_tenancy import sees_dag
 from airflow_platform.storage import db
 from airflow_platform.storage.tables import webhook_cursors
 from airflow_platform.storage.webhooks import enabled_webhooks, new_delivery_id
@@ -31,7 +32,6 @@ from airflow_platform.webhooks import outbox, payloads
 log = logging.getLogger(__name__)
 
 CURSOR = "airflow_runs"
-TENANT_TAG_PREFIX = "tenant:"
 _CHUNK = 500
 _TASK_EVENTS = {"success": "task.success", "failed": "task.failure", "up_for_retry": "task.retry"}
 
@@ -174,7 +174,7 @@ def matches(hook: Any, event: Event, tags: set[str]) -> bool:
         return False
     if event.at < db.as_utc(hook.created_at):  # type: ignore[operator]
         return False
-    if hook.tenant_id is not None and f"{TENANT_TAG_PREFIX}{hook.tenant_id}" not in tags:
+    if not sees_dag(hook.tenant_id, tags):  # the same wall as GraphQL: untagged DAGs are "default"'s
         return False
     filters = hook.filters or {}
     if filters.get("dag_ids") and event.dag_id not in filters["dag_ids"]:
