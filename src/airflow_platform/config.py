@@ -404,11 +404,27 @@ def _conf() -> Any:
 _ENV_PREFIX = f"AIRFLOW__{SECTION.upper()}__"
 _cache: dict[tuple[str, str], Any] = {}
 _ENV_NAMES = tuple(_ENV_PREFIX + key.upper() for key in OPTIONS)
-_cache_env: list[tuple[str | None, ...]] = [()]
+_cache_env: list[tuple[Any, ...]] = [()]
+
+
+#: The same names as ``os.environ`` keys them internally, for a fingerprint without ~40 decodes.
+_ENV_KEYS: tuple[Any, ...] = ()
+
+
+def _fingerprint() -> tuple[Any, ...]:
+    """The values of our variables: read from ``os.environ``'s own dict (1 µs instead of 25 µs,
+    twice a request); every change through ``os.environ`` lands there, as ``os.environ.get`` sees."""
+    global _ENV_KEYS
+    data = getattr(os.environ, "_data", None)
+    if not isinstance(data, dict):
+        return tuple(os.environ.get(name) for name in _ENV_NAMES)
+    if not _ENV_KEYS:
+        _ENV_KEYS = tuple(os.environ.encodekey(name) for name in _ENV_NAMES)
+    return tuple(map(data.get, _ENV_KEYS))
 
 
 def _refresh() -> None:
-    fingerprint = tuple(os.environ.get(name) for name in _ENV_NAMES)
+    fingerprint = _fingerprint()
     if fingerprint != _cache_env[0]:
         _cache.clear()
         _cache_env[0] = fingerprint
