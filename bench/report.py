@@ -39,6 +39,7 @@ GOALS: dict[str, str] = {
     "platform_vs_airflow_rps_ratio": "≥ 3.0",
     "load_p99_ms_at_50rps": "≤ 100 ms",
     "load_errors_at_50rps": "0",
+    "webhook_p95_s": "≤ 2.0 s",
 }
 
 
@@ -106,9 +107,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         "Written by `make bench` (`scripts/bench.sh` → `bench/report.py`) from real runs; every figure",
         "is the benchmark's own `name: value` output line. Each benchmark's docstring says what it",
-        "measures; `make bench NAME=<name>` re-runs one and updates its rows. A benchmark without rows",
-        "here has not been run since this file was introduced (README's Benchmarks table has its earlier",
-        "figures): a full `make bench` takes long on this busy 2-core machine, so they run one by one.",
+        "measures. `make bench` runs them all with the default Airflow (3.3.2); `make bench NAME=<name>`",
+        "re-runs one and updates its rows, so the date of each row says which run it comes from, and",
+        "`AIRFLOW_VERSION=2.11.2 make bench NAME=<name>` adds or updates that version's rows.",
         "",
     ]
     if len(machines) == 1 and rows:
