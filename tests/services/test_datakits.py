@@ -111,3 +111,26 @@ def test_filters_by_tags_type_and_search(seeded: tuple[DataKitService, str]) -> 
     assert [k.name for k in ingestion] == [f"{prefix}-a-1", f"{prefix}-a-3"] and total == 2
     assert service.list(ADMIN, 100, 0, search=f"{prefix}-A-MULTI")[1] == 1  # case-insensitive
     assert service.list(ADMIN, 100, 0, search=f"{prefix}_a")[1] == 0  # LIKE wildcards are literal
+
+
+def test_a_page_asked_again_reuses_its_models_and_sees_every_change(
+    airflow_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Listed models are kept by everything their row holds: the same page again is built from the
+    cache, and a new version, or a version deleted and registered again with other content, shows."""
+    service = DataKitService(tenant_limits=lambda _tenant: {}, folder=str(tmp_path_factory.mktemp("kits")))
+    name = f"cache{uuid.uuid4().hex[:8]}"
+    try:
+        service.register(ADMIN, manifest(name, "1.0.0"))
+        first = service.list(ADMIN, 10, 0, search=name)[0]
+        again = service.list(ADMIN, 10, 0, search=name)[0]
+        assert [k.version for k in first] == ["1.0.0"] and again[0] is first[0]
+        service.register(ADMIN, manifest(name, "1.1.0", description="newer"))
+        newer = service.list(ADMIN, 10, 0, search=name)[0]
+        assert (newer[0].version, newer[0].description) == ("1.1.0", "newer")
+        service.delete_version(ADMIN, name, "1.1.0")
+        service.register(ADMIN, manifest(name, "1.1.0", description="other content"))
+        assert service.list(ADMIN, 10, 0, search=name)[0][0].description == "other content"
+    finally:
+        for version in ("1.1.0", "1.0.0"):
+            service.delete_version(ADMIN, name, version)
