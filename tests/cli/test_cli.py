@@ -429,6 +429,24 @@ def test_health(invoke: Invoke, api: respx.MockRouter) -> None:
 
 
 @pytest.mark.usefixtures("configured")
+def test_every_group_speaks_yaml_as_it_speaks_json(invoke: Invoke, api: respx.MockRouter) -> None:
+    """``-o yaml`` is the ``-o json`` document, in every group (not only webhooks)."""
+    import yaml
+
+    api.get("/api/v1/platform/health").respond(json=health_body("3.3.2"))
+    api.get("/api/v1/platform/tenants").respond(json={"tenants": [tenant("analytics")], "total_entries": 1})
+    api.get("/api/v1/platform/api-keys").respond(json={"api_keys": [api_key()], "total_entries": 1})
+    for command in (["health"], ["tenants", "list"], ["api-keys", "list"]):
+        as_json = invoke(*command, "-o", "json")
+        as_yaml = invoke(*command, "--output", "YAML")
+        assert as_json.exit_code == 0 and as_yaml.exit_code == 0, as_yaml.output
+        assert not as_yaml.stdout.lstrip().startswith("{"), as_yaml.stdout
+        assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
+    refused = invoke("health", "-o", "xml")
+    assert refused.exit_code == 2 and "xml" in refused.output
+
+
+@pytest.mark.usefixtures("configured")
 def test_unreachable_server(invoke: Invoke, api: respx.MockRouter, sleeps: list[float]) -> None:
     api.get("/api/v1/platform/health").mock(side_effect=httpx.ConnectError("Connection refused"))
     line = one_line_error(invoke("health"), "Error: CONNECTION_ERROR: Could not reach http://platform.test")

@@ -77,6 +77,13 @@ def test_create_with_every_option_prints_the_secret_once(invoke: Invoke, api: re
     assert "shown only this once" in result.stderr and "not shown again" in result.stderr
     assert "Created webhook wh_0123456789abcdef" in result.stderr
     assert "your-secret-key" not in result.stdout
+    # --tenant, as api-keys create spells it, is the same option
+    again = invoke(
+        "webhooks", "create", "--name", "n", "--url", "https://x.example/h", "-e", "dag.success",
+        "--tenant", "team-b",
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert body(route)["tenant_id"] == "team-b"
 
     minimal = invoke("webhooks", "create", "--name", "n", "--url", "https://e.com/h", "-e", "task.retry")
     assert minimal.exit_code == 0, minimal.output

@@ -25,6 +25,7 @@ from airflow_platform.cli.output import (
     OutputOption,
     confirm,
     details,
+    emit,
     emit_json,
     err_console,
     note,
@@ -131,7 +132,7 @@ def show_rows(result: QueryResult) -> None:
         )
 
 
-def emit(client: PlatformClient, result: QueryResult, fmt: RowFormat, output_file: Path | None) -> None:
+def emit_rows(client: PlatformClient, result: QueryResult, fmt: RowFormat, output_file: Path | None) -> None:
     """Rows in the chosen format to stdout or a file; JSON is the whole result document."""
     if fmt is RowFormat.table:
         show_rows(result)
@@ -225,7 +226,7 @@ def query(
         wait_with_progress(result, wait_timeout)
         result.raise_for_status()
         note(summary(result))
-        emit(client, result, fmt, output_file)
+        emit_rows(client, result, fmt, output_file)
 
 
 @app.command()
@@ -234,8 +235,8 @@ def status(ctx: typer.Context, query_id: QueryIdArg, output: OutputOption = Outp
     """A query's state (without its rows)."""
     with make_client(ctx) as client:
         result = client.analytics.get(query_id, limit=0)
-    if output == OutputFormat.json:
-        emit_json(result)
+    if output != OutputFormat.table:
+        emit(result, output)
     else:
         details(status_fields(result), title=query_id)
 
@@ -257,7 +258,7 @@ def results(
         result.raise_for_status()
         if not result.finished:
             raise ValueError(f"Query {query_id} is still {result.status}; its rows are not there yet.")
-        emit(client, result, fmt, output_file)
+        emit_rows(client, result, fmt, output_file)
 
 
 @app.command()
@@ -266,8 +267,8 @@ def cancel(ctx: typer.Context, query_id: QueryIdArg, output: OutputOption = Outp
     """Interrupt a running query (a finished one is left as it is)."""
     with make_client(ctx) as client:
         result = client.analytics.cancel(query_id)
-    if output == OutputFormat.json:
-        emit_json(result)
+    if output != OutputFormat.table:
+        emit(result, output)
     elif result.status == "cancelled":
         note(f"Cancelled {query_id}.")
     else:
@@ -294,8 +295,8 @@ def history(
         wanted = cast(QueryStatusName | None, status_)
         page = client.analytics.history(status=wanted, database=database, limit=limit, offset=offset)
         found = list(page) if all_pages else page.queries
-    if output == OutputFormat.json:
-        emit_json({"queries": found, "total_entries": page.total_entries})
+    if output != OutputFormat.table:
+        emit({"queries": found, "total_entries": page.total_entries}, output)
         return
     rows = [
         [q.query_id, q.status, q.database, q.rows_returned, q.execution_time_ms, q.submitted_at,
@@ -371,8 +372,8 @@ def saved_list(
             tags=tag or None, search=search, limit=limit, offset=offset
         )
         found = list(page) if all_pages else page.saved_queries
-    if output == OutputFormat.json:
-        emit_json({"saved_queries": found, "total_entries": page.total_entries})
+    if output != OutputFormat.table:
+        emit({"saved_queries": found, "total_entries": page.total_entries}, output)
         return
     table(["id", "name", "parameters", "tags", "schedule"],
           [[q.id, q.name, [p.name for p in q.parameters], q.tags, q.schedule] for q in found])  # fmt: skip
@@ -386,7 +387,7 @@ def saved_get(ctx: typer.Context, saved_id: SavedIdArg, output: OutputOption = O
     """Show a saved query."""
     with make_client(ctx) as client:
         saved = client.analytics.get_saved_query(saved_id)
-    emit_json(saved) if output == OutputFormat.json else details(saved_fields(saved), title=saved.name)
+    emit(saved, output) if output != OutputFormat.table else details(saved_fields(saved), title=saved.name)
 
 
 @saved_app.command("create")
@@ -422,8 +423,8 @@ def saved_create(
             tags=tag or None, schedule=schedule, output_format=cast(Any, output_format),
             destination=destination, database=database,
         )  # fmt: skip
-    if output == OutputFormat.json:
-        emit_json(saved)
+    if output != OutputFormat.table:
+        emit(saved, output)
         return
     note(f"Saved {saved.name} as {saved.id}.")
     details(saved_fields(saved), title=saved.name)
@@ -448,7 +449,7 @@ def saved_run(
         wait_with_progress(result, wait_timeout)
         result.raise_for_status()
         note(summary(result))
-        emit(client, result, fmt, output_file)
+        emit_rows(client, result, fmt, output_file)
 
 
 @saved_app.command("delete")
@@ -463,6 +464,6 @@ def saved_delete(
     confirm(f"delete saved query {saved_id}", yes)
     with make_client(ctx) as client:
         client.analytics.delete_saved_query(saved_id)
-    emit_json({"deleted": saved_id}) if output == OutputFormat.json else note(
+    emit({"deleted": saved_id}, output) if output != OutputFormat.table else note(
         f"Deleted saved query {saved_id}."
     )

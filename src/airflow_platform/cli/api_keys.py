@@ -16,7 +16,7 @@ from airflow_platform.cli.output import (
     OutputOption,
     confirm,
     details,
-    emit_json,
+    emit,
     note,
     page_footer,
     table,
@@ -56,8 +56,8 @@ def list_(
     with make_client(ctx) as client:
         page = client.api_keys.list(limit=limit, offset=offset)
         keys = list(page) if all_pages else page.api_keys
-    if output == OutputFormat.json:
-        emit_json({"api_keys": keys, "total_entries": page.total_entries})
+    if output != OutputFormat.table:
+        emit({"api_keys": keys, "total_entries": page.total_entries}, output)
         return
     rows = [[k.id, k.name, k.prefix, k.user, k.tenant_id, k.scopes, k.status, k.last_used_at] for k in keys]
     table(["id", "name", "prefix", "user", "tenant", "scopes", "status", "last used"], rows)
@@ -71,7 +71,7 @@ def get(ctx: typer.Context, key_id: KeyIdArg, output: OutputOption = OutputForma
     """Show one key (never its secret)."""
     with make_client(ctx) as client:
         key = client.api_keys.get(key_id)
-    emit_json(key) if output == OutputFormat.json else details(key_fields(key), title=key.name)
+    emit(key, output) if output != OutputFormat.table else details(key_fields(key), title=key.name)
 
 
 @app.command()
@@ -96,8 +96,8 @@ def create(
         created = client.api_keys.create(
             name, tenant_id=tenant, scopes=scope or None, expires_in_days=expires_in_days, user=user
         )
-    if output == OutputFormat.json:
-        emit_json(created)
+    if output != OutputFormat.table:
+        emit(created, output)
         return
     details(key_fields(created), title=created.name)
     note("The secret below is shown once; store it now.")
@@ -116,4 +116,4 @@ def revoke(
     confirm(f"revoke API key {key_id}", yes)
     with make_client(ctx) as client:
         key = client.api_keys.revoke(key_id)
-    emit_json(key) if output == OutputFormat.json else note(f"Revoked {key.id} ({key.name}).")
+    emit(key, output) if output != OutputFormat.table else note(f"Revoked {key.id} ({key.name}).")

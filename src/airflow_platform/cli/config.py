@@ -9,7 +9,7 @@ import typer
 
 from airflow_platform.cli.config_store import SETTINGS, ConfigStore, check_value, mask
 from airflow_platform.cli.errors import handle_errors
-from airflow_platform.cli.output import OutputFormat, OutputOption, emit_json, note, table
+from airflow_platform.cli.output import OutputFormat, OutputOption, emit, note, table
 
 app = typer.Typer(help="Where to connect and how to log in (stored in your user config directory, mode 600).")
 
@@ -83,8 +83,8 @@ def list_(output: OutputOption = OutputFormat.table) -> None:
         value, source = store.effective(name)
         shown = mask(value) if value and setting.secret else value
         rows.append({"key": name, "value": shown, "source": source, "env": setting.env})
-    if output == OutputFormat.json:
-        emit_json({"path": str(store.path), "settings": rows})
+    if output != OutputFormat.table:
+        emit({"path": str(store.path), "settings": rows}, output)
         return
     table(["key", "value", "source", "env override"], [list(r.values()) for r in rows], title=str(store.path))
 

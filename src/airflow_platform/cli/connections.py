@@ -19,7 +19,7 @@ from airflow_platform.cli.output import (
     OutputOption,
     confirm,
     details,
-    emit_json,
+    emit,
     note,
     page_footer,
     table,
@@ -84,8 +84,8 @@ def list_(
             connection_type=connection_type, search=search, limit=limit, offset=offset
         )
         conns = list(page) if all_pages else page.connections
-    if output == OutputFormat.json:
-        emit_json({"connections": conns, "total_entries": page.total_entries})
+    if output != OutputFormat.table:
+        emit({"connections": conns, "total_entries": page.total_entries}, output)
         return
     rows = [[c.connection_id, c.connection_type, c.host, c.port, c.login, c.tenant_id] for c in conns]
     table(["connection id", "type", "host", "port", "login", "tenant"], rows)
@@ -99,7 +99,9 @@ def get(ctx: typer.Context, connection_id: ConnectionArg, output: OutputOption =
     """Show one connection (the password as ***)."""
     with make_client(ctx) as client:
         conn = client.connections.get(connection_id)
-    emit_json(conn) if output == OutputFormat.json else details(connection_fields(conn), title=connection_id)
+    emit(conn, output) if output != OutputFormat.table else details(
+        connection_fields(conn), title=connection_id
+    )
 
 
 @app.command()
@@ -134,8 +136,8 @@ def create(
             password=password,
             extra=extra_dict,
         )
-    if output == OutputFormat.json:
-        emit_json(conn)
+    if output != OutputFormat.table:
+        emit(conn, output)
         return
     note(f"Created connection {conn.connection_id}.")
     details(connection_fields(conn), title=conn.connection_id)
@@ -149,8 +151,8 @@ def check(
     """Test a connection through its hook (exit 1 when it fails)."""
     with make_client(ctx) as client:
         result = client.connections.test(connection_id)
-    if output == OutputFormat.json:
-        emit_json(result)
+    if output != OutputFormat.table:
+        emit(result, output)
     else:
         details({"status": result.status, "message": result.message, "latency ms": result.latency_ms},
                 title=connection_id)  # fmt: skip
@@ -170,8 +172,8 @@ def delete(
     confirm(f"delete connection {connection_id}", yes)
     with make_client(ctx) as client:
         client.connections.delete(connection_id)
-    if output == OutputFormat.json:
-        emit_json({"deleted": connection_id})
+    if output != OutputFormat.table:
+        emit({"deleted": connection_id}, output)
     else:
         note(f"Deleted connection {connection_id}.")
 
@@ -220,8 +222,8 @@ def import_(
     with make_client(ctx) as client:
         conflict = cast(Literal["fail", "skip", "overwrite"], on_conflict)
         result = client.connections.import_(text, dry_run=dry_run, on_conflict=conflict)
-    if output == OutputFormat.json:
-        emit_json(result)
+    if output != OutputFormat.table:
+        emit(result, output)
         return
     rows = [[what, ", ".join(ids) or "-"] for what, ids in
             (("created", result.created), ("updated", result.updated),

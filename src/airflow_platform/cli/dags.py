@@ -15,7 +15,7 @@ from airflow_platform.cli.output import (
     OutputFormat,
     OutputOption,
     details,
-    emit_json,
+    emit,
     err_console,
     note,
     page_footer,
@@ -108,8 +108,8 @@ def list_(
     with make_client(ctx) as client:
         page = client.dags.list(tags=tag_list, only_active=only_active, limit=limit, offset=offset)
         dags = list(page) if all_pages else page.dags
-    if output == OutputFormat.json:
-        emit_json({"dags": dags, "total_entries": page.total_entries})
+    if output != OutputFormat.table:
+        emit({"dags": dags, "total_entries": page.total_entries}, output)
         return
     table(["DAG id", "paused", "schedule", "next run", "tags", "owners"], [dag_row(d) for d in dags])
     if not all_pages:
@@ -122,8 +122,8 @@ def get(ctx: typer.Context, dag_id: DagIdArg, output: OutputOption = OutputForma
     """Show one DAG."""
     with make_client(ctx) as client:
         dag = client.dags.get(dag_id)
-    if output == OutputFormat.json:
-        emit_json(dag)
+    if output != OutputFormat.table:
+        emit(dag, output)
         return
     details(
         {
@@ -184,8 +184,8 @@ def trigger(
             note(f"Started run {run.dag_run_id} of {dag_id} ({run.state}).")
         if wait:
             _wait(run, poll_interval, wait_timeout)
-    if output == OutputFormat.json:
-        emit_json(run)
+    if output != OutputFormat.table:
+        emit(run, output)
     else:
         details(run_fields(run), title=f"{dag_id} / {run.dag_run_id}")
     if wait and run.state != "success":
@@ -198,7 +198,7 @@ def pause(ctx: typer.Context, dag_id: DagIdArg, output: OutputOption = OutputFor
     """Pause a DAG: no new scheduled runs."""
     with make_client(ctx) as client:
         dag = client.dags.pause(dag_id)
-    emit_json(dag) if output == OutputFormat.json else note(f"Paused {dag.dag_id}.")
+    emit(dag, output) if output != OutputFormat.table else note(f"Paused {dag.dag_id}.")
 
 
 @app.command()
@@ -207,7 +207,7 @@ def unpause(ctx: typer.Context, dag_id: DagIdArg, output: OutputOption = OutputF
     """Unpause a DAG."""
     with make_client(ctx) as client:
         dag = client.dags.unpause(dag_id)
-    emit_json(dag) if output == OutputFormat.json else note(f"Unpaused {dag.dag_id}.")
+    emit(dag, output) if output != OutputFormat.table else note(f"Unpaused {dag.dag_id}.")
 
 
 @app.command()
@@ -237,8 +237,8 @@ def backfill(
             reprocess_behavior=reprocess.value,
             max_active_runs=max_active_runs,
         )
-    if output == OutputFormat.json:
-        emit_json(created)
+    if output != OutputFormat.table:
+        emit(created, output)
         return
     details(
         {
@@ -268,8 +268,8 @@ def runs(
     """List a DAG's runs, newest first."""
     with make_client(ctx) as client:
         page = client.dags.runs(dag_id, state=state, newest_first=True, limit=limit, offset=offset)
-    if output == OutputFormat.json:
-        emit_json({"dag_runs": page.dag_runs, "total_entries": page.total_entries})
+    if output != OutputFormat.table:
+        emit({"dag_runs": page.dag_runs, "total_entries": page.total_entries}, output)
         return
     rows = [
         [r.dag_run_id, r.state, r.run_type, r.logical_date, r.start_date, r.end_date] for r in page.dag_runs

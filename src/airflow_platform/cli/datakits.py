@@ -24,7 +24,7 @@ from airflow_platform.cli.output import (
     OutputOption,
     confirm,
     details,
-    emit_json,
+    emit,
     err_console,
     note,
     page_footer,
@@ -164,8 +164,8 @@ def list_(
             type=kit_type, tags=split_tags(tag), search=search, limit=limit, offset=offset
         )
         kits = list(page) if all_pages else page.datakits
-    if output == OutputFormat.json:
-        emit_json({"datakits": kits, "total_entries": page.total_entries})
+    if output != OutputFormat.table:
+        emit({"datakits": kits, "total_entries": page.total_entries}, output)
         return
     rows = [[k.name, k.latest_version, k.type, k.image, k.tags, k.description] for k in kits]
     table(["name", "latest", "type", "image", "tags", "description"], rows)
@@ -184,8 +184,8 @@ def get(
     """Show a DataKit's manifest and every registered version."""
     with make_client(ctx) as client:
         kit = client.datakits.get(name, version=version)
-    if output == OutputFormat.json:
-        emit_json(kit)
+    if output != OutputFormat.table:
+        emit(kit, output)
         return
     details(kit_fields(kit), title=f"{kit.name} {kit.version}")
     if kit.versions:
@@ -207,8 +207,8 @@ def register(
     """Register a DataKit version from its manifest file."""
     with make_client(ctx) as client:
         kit = client.datakits.register_file(file, image=image, version=version)
-    if output == OutputFormat.json:
-        emit_json(kit)
+    if output != OutputFormat.table:
+        emit(kit, output)
         return
     note(f"Registered {kit.name} {kit.version}.")
     details(kit_fields(kit), title=f"{kit.name} {kit.version}")
@@ -270,8 +270,8 @@ def deploy(
                     poll_interval=poll_interval,
                     on_poll=lambda s: spinner.update(f"{s.dag_id}: {s.status}"),
                 )
-    if output == OutputFormat.json:
-        emit_json(deployment)
+    if output != OutputFormat.table:
+        emit(deployment, output)
         return
     fields = (
         status_fields(deployment)
@@ -297,13 +297,13 @@ def status(
     with make_client(ctx) as client:
         if environment is not None:
             one = client.datakits.get_deployment_status(find_deployment(client, name, environment).id)
-            emit_json(one) if output == OutputFormat.json else details(status_fields(one), title=one.id)
+            emit(one, output) if output != OutputFormat.table else details(status_fields(one), title=one.id)
             return
         statuses = [
             client.datakits.get_deployment_status(d.id) for d in client.datakits.list_deployments(name)
         ]
-    if output == OutputFormat.json:
-        emit_json({"deployments": statuses, "total_entries": len(statuses)})
+    if output != OutputFormat.table:
+        emit({"deployments": statuses, "total_entries": len(statuses)}, output)
         return
     if not statuses:
         # A kit that does not exist answered 404 above; this one exists but runs nowhere.
@@ -330,8 +330,8 @@ def deployments(
     with make_client(ctx) as client:
         page = client.datakits.list_deployments(limit=limit, offset=offset)
         found = list(page) if all_pages else page.deployments
-    if output == OutputFormat.json:
-        emit_json({"deployments": found, "total_entries": page.total_entries})
+    if output != OutputFormat.table:
+        emit({"deployments": found, "total_entries": page.total_entries}, output)
         return
     rows = [[d.datakit, d.environment, d.version, d.schedule, d.paused, d.tenant_id, d.id] for d in found]
     table(["datakit", "environment", "version", "schedule", "paused", "tenant", "DAG id"], rows)
@@ -353,8 +353,8 @@ def rollback(
     """Run an earlier version in an environment again."""
     with make_client(ctx) as client:
         deployment = client.datakits.rollback(name, version=version, environment=environment)
-    if output == OutputFormat.json:
-        emit_json(deployment)
+    if output != OutputFormat.table:
+        emit(deployment, output)
         return
     note(f"Rolled {name} back to {deployment.version} in {deployment.environment}.")
     details(deployment_fields(deployment), title=deployment.id)
@@ -376,8 +376,8 @@ def undeploy(
         deployment = find_deployment(client, name, environment)
         confirm(f"undeploy {name} from {environment} (DAG {deployment.dag_id})", yes)
         client.datakits.undeploy(deployment.id)
-    if output == OutputFormat.json:
-        emit_json({"undeployed": deployment.id})
+    if output != OutputFormat.table:
+        emit({"undeployed": deployment.id}, output)
     else:
         note(f"Undeployed {name} from {environment}.")
 
@@ -395,7 +395,7 @@ def delete_version(
     confirm(f"delete {name} {version}", yes)
     with make_client(ctx) as client:
         client.datakits.delete_version(name, version)
-    if output == OutputFormat.json:
-        emit_json({"deleted": {"datakit": name, "version": version}})
+    if output != OutputFormat.table:
+        emit({"deleted": {"datakit": name, "version": version}}, output)
     else:
         note(f"Deleted {name} {version}.")

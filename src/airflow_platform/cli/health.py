@@ -6,7 +6,7 @@ import typer
 
 from airflow_platform.cli.context import make_client
 from airflow_platform.cli.errors import handle_errors
-from airflow_platform.cli.output import OutputFormat, OutputOption, emit_json, table
+from airflow_platform.cli.output import OutputFormat, OutputOption, emit, table
 
 
 @handle_errors
@@ -14,8 +14,8 @@ def health(ctx: typer.Context, output: OutputOption = OutputFormat.table) -> Non
     """Is the server up? Versions, metadata DB and warehouse (exit 1 when unhealthy)."""
     with make_client(ctx) as client:
         report = client.health()
-    if output == OutputFormat.json:
-        emit_json(report)
+    if output != OutputFormat.table:
+        emit(report, output)
         return
     table(
         ["component", "status", "detail"],

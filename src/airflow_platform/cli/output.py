@@ -1,4 +1,4 @@
-"""How results reach the terminal: rich tables for people, ``--output json`` for scripts.
+"""How results reach the terminal: rich tables for people, ``--output json`` or ``yaml`` for scripts.
 
 Tables and data go to stdout; progress, notes and errors go to stderr, so that
 ``airflow-cli dags list -o json | jq`` never sees a spinner.
@@ -25,11 +25,13 @@ err_console = Console(stderr=True, highlight=False)
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
+    #: The same document as ``json``, easier to keep in files and to read (webhook configurations, kits).
+    yaml = "yaml"
 
 
 OutputOption = Annotated[
     OutputFormat,
-    typer.Option("--output", "-o", help="table for people, json for scripts.", case_sensitive=False),
+    typer.Option("--output", "-o", help="table for people, json or yaml for scripts.", case_sensitive=False),
 ]
 
 
@@ -47,6 +49,16 @@ def jsonable(value: Any) -> Any:
 
 def emit_json(value: Any) -> None:
     typer.echo(json.dumps(jsonable(value), indent=2, default=str))
+
+
+def emit(value: Any, output: OutputFormat) -> None:
+    """The document in the chosen data format (``table`` is each command's own rendering)."""
+    if output == OutputFormat.yaml:
+        import yaml
+
+        typer.echo(yaml.safe_dump(jsonable(value), sort_keys=False, allow_unicode=True), nl=False)
+    else:
+        emit_json(value)
 
 
 def cell(value: Any) -> str:

@@ -16,7 +16,7 @@ from airflow_platform import exceptions as exc
 from airflow_platform.cli.context import make_client
 from airflow_platform.cli.dags import DagIdArg, parse_day
 from airflow_platform.cli.errors import handle_errors
-from airflow_platform.cli.output import OutputFormat, OutputOption, details, emit_json, note, table
+from airflow_platform.cli.output import OutputFormat, OutputOption, details, emit, note, table
 from airflow_platform.schemas.airflow import TaskInstance
 from airflow_platform.sdk.client import PlatformClient
 
@@ -76,8 +76,8 @@ def list_(ctx: typer.Context, dag_id: DagIdArg, output: OutputOption = OutputFor
     """List a DAG's tasks."""
     with make_client(ctx) as client:
         tasks = client.tasks.list(dag_id)
-    if output == OutputFormat.json:
-        emit_json({"tasks": tasks, "total_entries": len(tasks)})
+    if output != OutputFormat.table:
+        emit({"tasks": tasks, "total_entries": len(tasks)}, output)
         return
     rows = [
         [t.task_id, t.operator_name, t.upstream_task_ids, t.downstream_task_ids, t.retries, t.trigger_rule]
@@ -101,13 +101,13 @@ def get(
         if execution_date or run_id:
             resolved = resolve_run(client, dag_id, execution_date, run_id)
             instance = client.tasks.get_instance(dag_id, resolved, task_id)
-            emit_json(instance) if output == OutputFormat.json else details(
+            emit(instance, output) if output != OutputFormat.table else details(
                 ti_fields(instance), title=task_id
             )
             return
         task = client.tasks.get(dag_id, task_id)
-    if output == OutputFormat.json:
-        emit_json(task)
+    if output != OutputFormat.table:
+        emit(task, output)
         return
     details(
         {
@@ -153,8 +153,8 @@ def clear(
             only_failed=only_failed,
             dry_run=dry_run,
         )
-    if output == OutputFormat.json:
-        emit_json({"task_instances": cleared, "dry_run": dry_run})
+    if output != OutputFormat.table:
+        emit({"task_instances": cleared, "dry_run": dry_run}, output)
         return
     verb = "Would clear" if dry_run else "Cleared"
     note(f"{verb} {len(cleared)} task instance(s) of {dag_id} / {resolved}.")

@@ -16,7 +16,7 @@ from airflow_platform.cli.output import (
     OutputOption,
     confirm,
     details,
-    emit_json,
+    emit,
     note,
     page_footer,
     table,
@@ -77,8 +77,8 @@ def list_(
     with make_client(ctx) as client:
         page = client.tenants.list(limit=limit, offset=offset)
         tenants = list(page) if all_pages else page.tenants
-    if output == OutputFormat.json:
-        emit_json({"tenants": tenants, "total_entries": page.total_entries})
+    if output != OutputFormat.table:
+        emit({"tenants": tenants, "total_entries": page.total_entries}, output)
         return
     rows = [[t.tenant_id, t.display_name, t.namespace, t.admin_users, t.created_at] for t in tenants]
     table(["tenant id", "display name", "namespace", "admins", "created"], rows)
@@ -92,7 +92,7 @@ def get(ctx: typer.Context, tenant_id: TenantArg, output: OutputOption = OutputF
     """Show one tenant."""
     with make_client(ctx) as client:
         tenant = client.tenants.get(tenant_id)
-    emit_json(tenant) if output == OutputFormat.json else details(tenant_fields(tenant), title=tenant_id)
+    emit(tenant, output) if output != OutputFormat.table else details(tenant_fields(tenant), title=tenant_id)
 
 
 @app.command()
@@ -125,8 +125,8 @@ def create(
             features=features(feature) or None,
             metadata=pairs(metadata, "--metadata") or None,
         )
-    if output == OutputFormat.json:
-        emit_json(tenant)
+    if output != OutputFormat.table:
+        emit(tenant, output)
         return
     note(f"Created tenant {tenant.tenant_id}.")
     details(tenant_fields(tenant), title=tenant.tenant_id)
@@ -145,4 +145,6 @@ def delete(
     confirm(f"delete tenant {tenant_id}" + (" and everything it owns" if force else ""), yes)
     with make_client(ctx) as client:
         client.tenants.delete(tenant_id, force=force)
-    emit_json({"deleted": tenant_id}) if output == OutputFormat.json else note(f"Deleted tenant {tenant_id}.")
+    emit({"deleted": tenant_id}, output) if output != OutputFormat.table else note(
+        f"Deleted tenant {tenant_id}."
+    )

@@ -7,7 +7,6 @@ from enum import Enum
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from airflow_platform.cli.context import make_client
 from airflow_platform.cli.errors import handle_errors
@@ -15,11 +14,12 @@ from airflow_platform.cli.output import (
     AllPagesOption,
     LimitOption,
     OffsetOption,
+    OutputFormat,
+    OutputOption,
     confirm,
     console,
     details,
-    emit_json,
-    jsonable,
+    emit,
     note,
     page_footer,
     table,
@@ -36,24 +36,12 @@ app = typer.Typer(
 SHOWN_ONCE = "The signing secret below is shown only this once; store it now, it is not shown again."
 
 
-class Output(str, Enum):
-    """This group also speaks YAML, handy for keeping webhook configurations in files."""
-
-    table = "table"
-    json = "json"
-    yaml = "yaml"
-
-
 class Status(str, Enum):
     pending = "pending"
     succeeded = "succeeded"
     failed = "failed"
 
 
-OutputOption = Annotated[
-    Output,
-    typer.Option("--output", "-o", help="table for people, json or yaml for scripts.", case_sensitive=False),
-]
 WebhookArg = Annotated[str, typer.Argument(help="The webhook's id (wh_…).", show_default=False)]
 DeliveryArg = Annotated[str, typer.Argument(help="The delivery's id (msg_…).", show_default=False)]
 _EVENTS_HELP = f"Event to send ({', '.join(EVENT_TYPES)}); repeatable or comma-separated."
@@ -80,13 +68,6 @@ BackoffOption = Annotated[
     typer.Option("--backoff", help="Seconds before each retry, e.g. 10,30,60 (the last one repeats)."),
 ]
 DescriptionOption = Annotated[str | None, typer.Option("--description", help="What it is for.")]
-
-
-def emit(value: Any, output: Output) -> None:
-    if output == Output.yaml:
-        typer.echo(yaml.safe_dump(jsonable(value), sort_keys=False, allow_unicode=True), nl=False)
-    else:
-        emit_json(value)
 
 
 def split(values: list[str] | None) -> list[str]:
@@ -152,10 +133,10 @@ def delivery_fields(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def _secret_once(secret: str, output: Output) -> None:
+def _secret_once(secret: str, output: OutputFormat) -> None:
     """Stdout gets the secret alone (for ``$(…)``); the warning goes to stderr either way."""
     note(f"[yellow]Warning:[/yellow] {SHOWN_ONCE}")
-    if output == Output.table:
+    if output == OutputFormat.table:
         typer.echo(secret)
 
 
@@ -172,13 +153,13 @@ def list_(
     limit: LimitOption = 100,
     offset: OffsetOption = 0,
     all_pages: AllPagesOption = False,
-    output: OutputOption = Output.table,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """List the webhooks you can see (your tenant's; a platform admin's all)."""
     with make_client(ctx) as client:
         page = client.webhooks.list(event=event, enabled=enabled, limit=limit, offset=offset)
         hooks = list(page) if all_pages else page.webhooks
-    if output != Output.table:
+    if output != OutputFormat.table:
         emit({"webhooks": hooks, "total": page.total_entries}, output)
         return
     rows = [[h.webhook_id, h.name, h.url, h.events, h.enabled, h.tenant_id, h.updated_at] for h in hooks]
@@ -189,11 +170,11 @@ def list_(
 
 @app.command()
 @handle_errors
-def get(ctx: typer.Context, webhook_id: WebhookArg, output: OutputOption = Output.table) -> None:
+def get(ctx: typer.Context, webhook_id: WebhookArg, output: OutputOption = OutputFormat.table) -> None:
     """Show one webhook (header values as ***, never the secret)."""
     with make_client(ctx) as client:
         hook = client.webhooks.get(webhook_id)
-    emit(hook, output) if output != Output.table else details(webhook_fields(hook), title=hook.name)
+    emit(hook, output) if output != OutputFormat.table else details(webhook_fields(hook), title=hook.name)
 
 
 @app.command()
@@ -213,9 +194,10 @@ def create(
     disable: Annotated[bool, typer.Option("--disable", help="Create it disabled (sends nothing).")] = False,
     description: DescriptionOption = None,
     tenant: Annotated[
-        str | None, typer.Option("--tenant-id", help="Owner tenant (platform admins; default: yours).")
+        str | None,
+        typer.Option("--tenant", "--tenant-id", help="Owner tenant (platform admins; default: yours)."),
     ] = None,
-    output: OutputOption = Output.table,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """Create a webhook and print its signing secret, once."""
     dag_ids, tags, backoff_seconds = split(dag_id), split(tag), parse_backoff(backoff)
@@ -237,7 +219,7 @@ def create(
             description=description,
             tenant_id=tenant,
         )
-    if output != Output.table:
+    if output != OutputFormat.table:
         emit(created, output)
     else:
         note(f"Created webhook {created.webhook_id}.")
@@ -271,7 +253,7 @@ def update(
     backoff: BackoffOption = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="Start or stop sending.")] = None,
     description: DescriptionOption = None,
-    output: OutputOption = Output.table,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """Change a webhook: only what is given changes (--dag-id/--tag replace that list of the filters)."""
     if clear_filters and (dag_id or tag):
@@ -307,7 +289,7 @@ def update(
                 "backoff_seconds": backoff_seconds or old_retry.get("backoff_seconds", [10, 30, 60]),
             }
         hook = client.webhooks.update(webhook_id, **fields)
-    if output != Output.table:
+    if output != OutputFormat.table:
         emit(hook, output)
         return
     note(f"Updated webhook {hook.webhook_id}.")
@@ -320,24 +302,26 @@ def delete(
     ctx: typer.Context,
     webhook_id: WebhookArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    output: OutputOption = Output.table,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """Delete a webhook and its delivery log."""
     confirm(f"delete webhook {webhook_id} and its delivery log", yes)
     with make_client(ctx) as client:
         client.webhooks.delete(webhook_id)
-    emit({"deleted": webhook_id}, output) if output != Output.table else note(
+    emit({"deleted": webhook_id}, output) if output != OutputFormat.table else note(
         f"Deleted webhook {webhook_id}."
     )
 
 
 @app.command("rotate-secret")
 @handle_errors
-def rotate_secret(ctx: typer.Context, webhook_id: WebhookArg, output: OutputOption = Output.table) -> None:
+def rotate_secret(
+    ctx: typer.Context, webhook_id: WebhookArg, output: OutputOption = OutputFormat.table
+) -> None:
     """Give a webhook a new signing secret; the old one also signs until it expires."""
     with make_client(ctx) as client:
         rotated = client.webhooks.rotate_secret(webhook_id)
-    if output != Output.table:
+    if output != OutputFormat.table:
         emit(rotated, output)
     else:
         details(
@@ -349,11 +333,11 @@ def rotate_secret(ctx: typer.Context, webhook_id: WebhookArg, output: OutputOpti
 
 @app.command("test")
 @handle_errors
-def check(ctx: typer.Context, webhook_id: WebhookArg, output: OutputOption = Output.table) -> None:
+def check(ctx: typer.Context, webhook_id: WebhookArg, output: OutputOption = OutputFormat.table) -> None:
     """Send a webhook.test event now and show how it went (exit 1 when it failed)."""
     with make_client(ctx) as client:
         result = client.webhooks.test(webhook_id)
-    if output != Output.table:
+    if output != OutputFormat.table:
         emit(result, output)
     else:
         details(delivery_fields(result), title=f"Test of {webhook_id}: {result.status}")
@@ -373,7 +357,7 @@ def deliveries(
     limit: LimitOption = 100,
     offset: OffsetOption = 0,
     all_pages: AllPagesOption = False,
-    output: OutputOption = Output.table,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """A webhook's delivery log, newest first."""
     with make_client(ctx) as client:
@@ -385,7 +369,7 @@ def deliveries(
             offset=offset,
         )
         items = list(page) if all_pages else page.deliveries
-    if output != Output.table:
+    if output != OutputFormat.table:
         emit({"deliveries": items, "total": page.total_entries}, output)
         return
     rows = [
@@ -420,23 +404,29 @@ def _show_detail(detail: DeliveryDetail) -> None:
 @app.command()
 @handle_errors
 def delivery(
-    ctx: typer.Context, webhook_id: WebhookArg, delivery_id: DeliveryArg, output: OutputOption = Output.table
+    ctx: typer.Context,
+    webhook_id: WebhookArg,
+    delivery_id: DeliveryArg,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """One delivery: its payload and every attempt."""
     with make_client(ctx) as client:
         detail = client.webhooks.delivery(webhook_id, delivery_id)
-    emit(detail, output) if output != Output.table else _show_detail(detail)
+    emit(detail, output) if output != OutputFormat.table else _show_detail(detail)
 
 
 @app.command()
 @handle_errors
 def redeliver(
-    ctx: typer.Context, webhook_id: WebhookArg, delivery_id: DeliveryArg, output: OutputOption = Output.table
+    ctx: typer.Context,
+    webhook_id: WebhookArg,
+    delivery_id: DeliveryArg,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """Send a delivery again, with the same webhook-id (receivers dedupe on it) and a new attempt budget."""
     with make_client(ctx) as client:
         again = client.webhooks.redeliver(webhook_id, delivery_id)
-    if output != Output.table:
+    if output != OutputFormat.table:
         emit(again, output)
         return
     note(f"Queued {again.delivery_id} to be sent again.")
