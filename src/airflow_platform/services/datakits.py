@@ -96,6 +96,28 @@ _LISTED_CACHE: dict[tuple[Any, ...], DataKit] = {}
 _LISTED_CACHE_MAX = 10_000
 
 
+def _kit_fields(kit: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    """A kit's wire fields from its registry row and a version's manifest (the get and the list)."""
+    return {
+        "id": kit.name,
+        "name": kit.name,
+        "version": manifest["version"],
+        "latest_version": kit.latest_version,
+        "description": manifest["description"],
+        "image": manifest["image"],
+        "type": manifest["type"],
+        "inputs": manifest["inputs"],
+        "outputs": manifest["outputs"],
+        "configuration": manifest["configuration"],
+        "requirements": manifest["requirements"],
+        "tags": manifest["tags"],
+        "tenant_id": kit.tenant_id,
+        "created_by": kit.created_by,
+        "created_at": db.as_utc(kit.created_at),
+        "updated_at": db.as_utc(kit.updated_at),
+    }
+
+
 @contextmanager
 def _autocommit_reading() -> Iterator[sa.engine.Connection]:
     """A read of one consistent statement needs no transaction: in autocommit mode PostgreSQL is
@@ -227,25 +249,7 @@ class DataKitService:
         return used
 
     def _to_model(self, kit: Any, manifest: dict[str, Any], versions: list[DataKitVersionInfo]) -> DataKit:
-        return DataKit(
-            id=kit.name,
-            name=kit.name,
-            version=manifest["version"],
-            latest_version=kit.latest_version,
-            description=manifest["description"],
-            image=manifest["image"],
-            type=manifest["type"],
-            inputs=manifest["inputs"],
-            outputs=manifest["outputs"],
-            configuration=manifest["configuration"],
-            requirements=manifest["requirements"],
-            tags=manifest["tags"],
-            tenant_id=kit.tenant_id,
-            created_by=kit.created_by,
-            created_at=db.as_utc(kit.created_at),
-            updated_at=db.as_utc(kit.updated_at),
-            versions=versions,
-        )
+        return DataKit(**_kit_fields(kit, manifest), versions=versions)
 
     def get(self, principal: Principal, name: str, version: str | None = None) -> DataKit:
         with _autocommit_reading() as conn:  # one connection, not one per read (each costs a pre-ping)
@@ -358,34 +362,12 @@ class DataKitService:
         found = {k: m for k in keys if (m := _LISTED_CACHE.get(k)) is not None}
         missing = [(k, r) for k, r in zip(keys, rows, strict=True) if k not in found]
         if missing:
-            built = _LISTED.validate_python([self._listed(r) for _, r in missing])
+            built = _LISTED.validate_python([_kit_fields(r, orjson.loads(r.manifest)) for _, r in missing])
             if len(_LISTED_CACHE) + len(built) > _LISTED_CACHE_MAX:
                 _LISTED_CACHE.clear()
             for (k, _), model in zip(missing, built, strict=True):
                 found[k] = _LISTED_CACHE[k] = model
         return [found[k] for k in keys]
-
-    @staticmethod
-    def _listed(row: Any) -> dict[str, Any]:
-        manifest = orjson.loads(row.manifest)
-        return {
-            "id": row.name,
-            "name": row.name,
-            "version": manifest["version"],
-            "latest_version": row.latest_version,
-            "description": manifest["description"],
-            "image": manifest["image"],
-            "type": manifest["type"],
-            "inputs": manifest["inputs"],
-            "outputs": manifest["outputs"],
-            "configuration": manifest["configuration"],
-            "requirements": manifest["requirements"],
-            "tags": manifest["tags"],
-            "tenant_id": row.tenant_id,
-            "created_by": row.created_by,
-            "created_at": db.as_utc(row.created_at),
-            "updated_at": db.as_utc(row.updated_at),
-        }
 
     # --- delete ----------------------------------------------------------------------------------
 
