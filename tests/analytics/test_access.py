@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,3 +152,45 @@ def test_bytes_scanned_is_the_tables_storage(path: str, reader: SharedWarehouse)
     assert reader.bytes_scanned(("gold.t",), version) == scanned  # remembered per data version
     assert reader.bytes_scanned(("gold.nope",), version) is None
     assert reader.bytes_scanned((), version) is None
+
+
+#: About a second on one thread, and DuckDB cannot shortcut it.
+SLOW_COUNT = "SELECT count(*) FROM range(3000) a, range(100000) b WHERE (a.range + b.range) % 7 = 0"
+
+
+def test_queries_run_on_cursors_of_the_anchor_and_a_released_anchor_waits_for_them(
+    path: str, reader: SharedWarehouse
+) -> None:
+    """A query on the kept file runs on a cursor of the anchor; letting the file go while one runs
+    must neither break it nor leave the file held after it."""
+    assert count(reader) == 1000  # the first query opens the anchor
+    started = threading.Event()
+    outcome: list[object] = []
+
+    def slow() -> None:
+        started.set()
+        try:
+            outcome.append(
+                reader.run(
+                    check_read_only(SLOW_COUNT),
+                    {},
+                    limit=1,
+                    timeout_s=60,
+                ).rows
+            )
+        except Exception as e:  # reported by the assertion below
+            outcome.append(e)
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    started.wait()
+    eventually(lambda: reader.running(), "the slow query runs")
+    assert reader._cursors, "the query runs on a cursor of the anchor"
+    reader.release()  # a writer announced itself, say: the anchor retires
+    thread.join(60)
+    assert outcome == [[(42857142,)]], outcome
+    assert not reader._retired and not reader._cursors
+    done = writer(path, hold=False, rows=7, wait_s=5)  # the file is free: a writer gets it at once
+    out, err = done.communicate(timeout=30)
+    assert done.returncode == 0 and "written" in out, err
+    assert count(reader) == 7

@@ -7,6 +7,7 @@ from flask import Flask
 
 from airflow_platform.api import errors
 from airflow_platform.api.blueprint import build_blueprint
+from airflow_platform.api.wsgi_bridge import mark_buffered
 
 
 def create_app() -> Flask:
@@ -15,4 +16,5 @@ def create_app() -> Flask:
     app.register_blueprint(build_blueprint())
     # Paths outside our blueprint never reach this app in production; answer them alike anyway.
     errors.register(app)
+    app.after_request(mark_buffered)  # Airflow 3's bridge sends finished answers in one go
     return app

@@ -1,6 +1,6 @@
 """Airflow 3: the root ASGI middleware of the platform.
 
-* Paths under our prefixes go to the platform's Flask app (through ``a2wsgi``): Airflow 3 answers
+* Paths under our prefixes go to the platform's Flask app (through ``api.wsgi_bridge``): Airflow 3 answers
   every ``/api/v1/*`` path with 404 "removed", so we must see requests before Airflow routes them.
 * Any other request carrying ``X-API-Key`` has the key checked (and rate-limited) and exchanged
   for a short-lived Airflow JWT of the key's user, so Airflow's own API authorizes that user.
@@ -43,11 +43,10 @@ class PlatformRootMiddleware:
         if self._platform is None:
             with self._lock:
                 if self._platform is None:
-                    from a2wsgi import WSGIMiddleware
-
                     from airflow_platform.api.app import create_app
+                    from airflow_platform.api.wsgi_bridge import WSGIBridge
 
-                    self._platform = cast(ASGIApp, WSGIMiddleware(cast(Any, create_app()), workers=16))
+                    self._platform = cast(ASGIApp, WSGIBridge(cast(Any, create_app()), workers=16))
         assert self._platform is not None
         return self._platform
 
