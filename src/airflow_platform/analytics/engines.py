@@ -113,9 +113,27 @@ _duckdb_engines: dict[str, DuckDBEngine] = {}
 _duckdb_lock = threading.Lock()
 
 
+#: Resolved warehouse paths, by path, until a time: resolving costs three ``lstat`` calls, a tenth
+#: of a one-row query, and a path's target changes rarely (a moved link is seen within a second).
+_real_paths: dict[str, tuple[float, str]] = {}
+_REAL_PATH_TTL_S = 1.0
+
+
+def _real_path(path: str) -> str:
+    now = time.monotonic()
+    known = _real_paths.get(path)
+    if known is not None and known[0] > now:
+        return known[1]
+    real = os.path.realpath(path)
+    if len(_real_paths) > 1000:
+        _real_paths.clear()
+    _real_paths[path] = (now + _REAL_PATH_TTL_S, real)
+    return real
+
+
 def duckdb_engine_for(path: str, settings: WarehouseSettings) -> DuckDBEngine:
     """One engine per file and process: DuckDB allows one configuration per open file in a process."""
-    key = os.path.realpath(path)
+    key = _real_path(path)
     with _duckdb_lock:
         engine = _duckdb_engines.get(key)
         if engine is None or engine.settings != settings:
