@@ -441,3 +441,27 @@ def test_redis_outage_then_recovery(
     assert limiter.state() == {"storage": "redis", "status": "healthy"}
     # Back on Redis, whose budget never saw the five requests counted in memory.
     assert shared.remaining == 48
+
+
+def test_the_memory_store_sweeps_once_a_second_not_after_every_hit() -> None:
+    """limits' memory store started a sweeper thread 10 ms after hits (a new thread every 10 ms
+    under load); ours waits a second, and still sweeps what expired."""
+    from limits import parse
+    from limits.strategies import MovingWindowRateLimiter
+
+    from airflow_platform.auth.rate_limit import SweepingMemoryStorage
+
+    storage = SweepingMemoryStorage()
+    strategy = MovingWindowRateLimiter(storage)
+    item = parse("1000/second")
+    storage.timer.join()  # the first sweep, which limits schedules on creation
+    started = threading.active_count()
+    for _ in range(200):
+        assert strategy.hit(item, "sweep")
+    assert storage.timer.interval == SweepingMemoryStorage.SWEEP_EVERY_S  # the override is in use
+    assert threading.active_count() <= started + 1
+    assert sum(map(len, storage.events.values())) == 200  # the hits are held...
+    time.sleep(1.1)  # ...all expire...
+    assert strategy.hit(item, "sweep")
+    storage.timer.join(5)
+    assert sum(map(len, storage.events.values())) <= 1  # ...and the next sweep drops them

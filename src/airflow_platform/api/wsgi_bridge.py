@@ -13,8 +13,8 @@ turns at the GIL. Most of the platform's answers are small and complete when the
   bytes (werkzeug's ``Response.is_sequence``, flagged by `mark_buffered`): the loop then sends it
   whole, one hand-off in all;
 * an answer that is a stream (CSV, Arrow, large JSON pages) is pulled by the loop chunk by chunk
-  from the worker pool (each ``next`` a hand-off, as in ``a2wsgi``), so a slow client slows the
-  producer rather than filling memory, and the iterable is closed on the way out.
+  from the worker pool, the next chunk made while the last is sent (one ahead, so a slow client
+  slows the producer rather than filling memory), and the iterable is closed on the way out.
 
 ``a2wsgi``'s environ builder and body reader are reused; what this adds is the buffering.
 """
@@ -22,6 +22,7 @@ turns at the GIL. Most of the platform's answers are small and complete when the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import io
@@ -106,17 +107,25 @@ class WSGIBridge:
             return
         iterator: Iterator[bytes] = iter(iterable)
         step = functools.partial(context.run, next, iterator, _END)
+        pending: asyncio.Future[Any] | None = None
         try:
             for early in answer.written:
                 await send({"type": "http.response.body", "body": early, "more_body": True})
+            pending = loop.run_in_executor(self.executor, step)
             while True:
-                chunk = await loop.run_in_executor(self.executor, step)
+                chunk = await pending
                 if chunk is _END:
                     break
+                # The next chunk is made while this one is sent (one ahead, no more: a slow client
+                # still slows the producer).
+                pending = loop.run_in_executor(self.executor, step)
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         finally:
+            if pending is not None and not pending.done():
+                with contextlib.suppress(BaseException):  # a generator is closed only when idle
+                    await asyncio.shield(pending)
             await loop.run_in_executor(self.executor, functools.partial(context.run, _close, iterable))
 
 
