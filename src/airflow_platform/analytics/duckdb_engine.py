@@ -775,6 +775,23 @@ _DECIMAL_TYPE = re.compile(r"^DECIMAL\((\d+),(\d+)\)$")
 
 
 def _plain_arrow_schema(columns: list[str], types: list[str]) -> pyarrow.Schema | None:
+    key = (tuple(columns), tuple(types))
+    try:
+        return _plain_schemas[key]
+    except KeyError:
+        pass
+    schema = _make_plain_arrow_schema(columns, types)
+    if len(_plain_schemas) >= 1024:
+        _plain_schemas.clear()
+    _plain_schemas[key] = schema
+    return schema
+
+
+#: Schemas made by `_plain_arrow_schema`, by column names and types (a query repeats its shape).
+_plain_schemas: dict[tuple[tuple[str, ...], tuple[str, ...]], pyarrow.Schema | None] = {}
+
+
+def _make_plain_arrow_schema(columns: list[str], types: list[str]) -> pyarrow.Schema | None:
     import pyarrow as pa
 
     fields = []

@@ -119,11 +119,23 @@ def add_request_id_header(response: Response) -> Response:
 
 
 def register(target: Any) -> None:
-    """Install the handlers on a Flask app or blueprint."""
+    """Install the handlers on a Flask app or blueprint.
+
+    On an app that also holds the platform blueprint, the app's own header hooks leave the
+    blueprint's requests alone (the blueprint's hooks did it already)."""
+    from airflow_platform.api.guard import add_rate_limit_headers
+
     target.register_error_handler(exc.PlatformError, handle_platform_error)
     target.register_error_handler(HTTPException, handle_http_exception)
     target.register_error_handler(Exception, handle_unexpected)
-    target.after_request(add_request_id_header)
-    from airflow_platform.api.guard import add_rate_limit_headers
+    if hasattr(target, "blueprints"):  # an app
 
-    target.after_request(add_rate_limit_headers)
+        def add_headers_outside_blueprints(response: Response) -> Response:
+            if request.blueprint is None:
+                add_rate_limit_headers(add_request_id_header(response))
+            return response
+
+        target.after_request(add_headers_outside_blueprints)
+    else:
+        target.after_request(add_request_id_header)
+        target.after_request(add_rate_limit_headers)

@@ -7,8 +7,8 @@ a blocking round trip (``run_coroutine_threadsafe(...).result()``). Measured on 
 query (``bench/query_overhead.py``), as the loop, the request's thread and the query's thread take
 turns at the GIL. Most of the platform's answers are small and complete when the view returns, so:
 
-* a body of known length up to `BUFFER_BODY_BYTES` is read on the loop before the app runs (larger
-  or chunked uploads are read as the app asks, through ``a2wsgi``'s ``Body``);
+* a body of known length up to `BUFFER_BODY_BYTES` is read on the loop while the app starts in its
+  thread (larger or chunked uploads are read as the app asks, through ``a2wsgi``'s ``Body``);
 * the app runs in a worker thread, which also gathers the answer when it is a finished sequence of
   bytes (werkzeug's ``Response.is_sequence``, flagged by `mark_buffered`): the loop then sends it
   whole, one hand-off in all;
@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import functools
 import io
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -82,8 +83,14 @@ class WSGIBridge:
         loop = asyncio.get_running_loop()
         length = _content_length(scope)
         body: Any
-        if length is not None and length <= BUFFER_BODY_BYTES:
-            body = io.BytesIO(await _read_body(receive))
+        arriving: asyncio.Task[None] | None = None
+        if length == 0:
+            body = io.BytesIO()
+        elif length is not None and length <= BUFFER_BODY_BYTES:
+            # Read on the loop while the app starts in its thread (a client often sends the body
+            # a moment after the headers): the thread waits only if it needs the body first.
+            body = _ArrivingBody()
+            arriving = loop.create_task(body.arrive(receive))
         else:
             body = Body(loop, receive)  # type: ignore[arg-type]
         environ: dict[str, Any] = build_environ(scope, body)  # type: ignore[arg-type,assignment]
@@ -100,7 +107,13 @@ class WSGIBridge:
             finally:
                 _close(iterable)
 
-        iterable, whole = await loop.run_in_executor(self.executor, functools.partial(context.run, run_app))
+        try:
+            iterable, whole = await loop.run_in_executor(
+                self.executor, functools.partial(context.run, run_app)
+            )
+        finally:
+            if arriving is not None and not arriving.done():
+                arriving.cancel()  # the app answered without the rest of the body
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         if whole is not None:
             await send({"type": "http.response.body", "body": whole})
@@ -143,16 +156,42 @@ def _content_length(scope: Scope) -> int | None:
     return length
 
 
-async def _read_body(receive: Receive) -> bytes:
-    parts = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away: the app sees what came
-            break
-        parts.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(parts)
+class _ArrivingBody:
+    """``wsgi.input`` for a body the loop is still receiving: reads wait until all of it is there."""
+
+    def __init__(self) -> None:
+        self._arrived = threading.Event()
+        self._data = io.BytesIO()
+
+    async def arrive(self, receive: Receive) -> None:
+        parts = []
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away: the app sees what came
+                    break
+                parts.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+        finally:
+            self._data = io.BytesIO(b"".join(parts))
+            self._arrived.set()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._arrived.wait()
+        return self._data.read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self._arrived.wait()
+        return self._data.readline(size)
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        self._arrived.wait()
+        return self._data.readlines(hint)
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._arrived.wait()
+        return iter(self._data)
 
 
 def _close(iterable: Iterable[bytes]) -> None:
