@@ -144,6 +144,13 @@ def test_a_small_async_result_is_stored_before_its_row_says_completed(service: A
     assert stored.status == "completed" and Path(stored.result_path).is_file()
 
 
+@pytest.fixture
+def stream_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stream as soon as 2 MiB are there (no grace time: these queries end within it)."""
+    monkeypatch.setattr("airflow_platform.services.analytics.STREAM_GRACE_S", 0.0)
+
+
+@pytest.mark.usefixtures("stream_at_once")
 def test_a_large_arrow_result_streams_while_the_query_runs(service: AnalyticsService) -> None:
     """The answer reads the Arrow IPC stream as DuckDB produces it; the same bytes become the
     result file, in place before the row says completed."""
@@ -167,6 +174,34 @@ def test_a_small_arrow_result_is_answered_whole(service: AnalyticsService) -> No
     assert done.stream is None and done.result.status == "completed" and rows(done) == [{"n": 1}]
 
 
+def test_a_large_but_quick_arrow_result_is_answered_whole_from_its_file(service: AnalyticsService) -> None:
+    """9 MB that DuckDB makes within the grace time: answered whole, with its row count, from the
+    file written as it came (a body of known length reads faster than a chunked one)."""
+    sql = "SELECT range AS id, repeat('x', 100) || range AS s FROM range(90000)"
+    done = service.run_query(ADMIN, sql, {}, limit=90_000, stream=True)
+    assert done.stream is None and done.result.status == "completed"
+    assert done.reader is not None and done.reader.path is not None and done.reader.num_rows == 90_000
+    assert pa.ipc.open_stream(b"".join(done.reader.raw_chunks())).read_all().num_rows == 90_000
+    done.close()
+
+
+def test_a_result_past_the_buffer_is_streamed_before_the_grace_time_ends(
+    service: AnalyticsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The query may run only `STREAM_BUFFER_BYTES` ahead of an answer, decided or not: a result
+    larger than that is streamed even when it would end within the grace time."""
+    monkeypatch.setattr("airflow_platform.services.analytics.STREAM_BUFFER_BYTES", 4 << 20)
+    monkeypatch.setattr("airflow_platform.services.analytics.STREAM_GRACE_S", 30.0)
+    sql = "SELECT range AS id, repeat('x', 100) || range AS s FROM range(100000)"
+    started = time.monotonic()
+    streamed = service.run_query(ADMIN, sql, {}, limit=100_000, stream=True)
+    assert streamed.stream is not None
+    assert time.monotonic() - started < 1.5  # not the 2 s sync wait, let alone the grace time
+    table = pa.ipc.open_stream(b"".join(streamed.stream.chunks())).read_all()
+    assert table.num_rows == 100_000
+
+
+@pytest.mark.usefixtures("stream_at_once")
 def test_a_streamed_query_that_fails_midway_cuts_the_stream(service: AnalyticsService) -> None:
     """A failed cast past the first batches: the reader gets an error, never a short result."""
     sql = (
@@ -184,6 +219,7 @@ def test_a_streamed_query_that_fails_midway_cuts_the_stream(service: AnalyticsSe
     assert done.result.status == "failed"
 
 
+@pytest.mark.usefixtures("stream_at_once")
 def test_a_streamed_query_can_be_cancelled_while_its_reader_is_slow(
     service: AnalyticsService, monkeypatch: pytest.MonkeyPatch
 ) -> None:

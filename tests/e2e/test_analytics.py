@@ -238,11 +238,12 @@ def test_every_format_by_accept_header_and_format_param(admin: httpx.Client) -> 
 
 
 def test_a_large_arrow_result_streams_and_is_stored(admin: httpx.Client) -> None:
-    """Past 2 MiB the Arrow answer is sent while DuckDB runs; the stored result is the same rows."""
-    sql = "SELECT range AS id, repeat('x', 60) || range AS s FROM range(300000)"
+    """An Arrow result larger than the server lets a query run ahead of its answer (64 MiB) is
+    sent while DuckDB runs; the stored result is the same rows."""
+    sql = "SELECT range AS id, repeat('x', 400) || range AS s FROM range(300000)"
     with admin.stream("POST", QUERY, json={"query": sql, "limit": 250_000}, headers={"Accept": ARROW}) as r:
         assert r.status_code == 200 and r.headers["content-type"] == ARROW
-        assert r.headers["X-Query-Status"] in ("running", "completed")
+        assert r.headers["X-Query-Status"] == "running" and "X-Rows-Returned" not in r.headers
         body = r.read()
     table = pa.ipc.open_stream(body).read_all()
     assert table.num_rows == 250_000 and table.column("id")[-1].as_py() == 249_999
@@ -251,6 +252,15 @@ def test_a_large_arrow_result_streams_and_is_stored(admin: httpx.Client) -> None
     assert final["status"] == "completed" and final["rows_returned"] == 250_000 and final["truncated"]
     stored = admin.get(f"{QUERY}/{query_id}", params={"format": "arrow"})
     assert pa.ipc.open_stream(stored.content).read_all().equals(table)
+
+
+def test_a_large_quick_arrow_result_is_answered_whole(admin: httpx.Client) -> None:
+    """Past 2 MiB, but made at once: one answer of known length, with its row count."""
+    sql = "SELECT range AS id, repeat('x', 60) || range AS s FROM range(40000)"
+    r = admin.post(QUERY, json={"query": sql, "limit": 40_000}, headers={"Accept": ARROW})
+    assert r.status_code == 200 and r.headers["X-Query-Status"] == "completed"
+    assert r.headers["X-Rows-Returned"] == "40000" and int(r.headers["Content-Length"]) == len(r.content)
+    assert len(r.content) > 2 << 20 and pa.ipc.open_stream(r.content).read_all().num_rows == 40_000
 
 
 def test_binary_formats_are_not_gzipped(admin: httpx.Client) -> None:

@@ -24,6 +24,7 @@ Connections are short (one per query) so readers never keep a writer out for lon
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -671,20 +672,7 @@ def _fetch_arrow(
 
         reader = relation.to_arrow_reader(_ARROW_BATCH_ROWS)
         try:
-            batches = []
-            fetched = 0
-            truncated = False
-            for batch in _engine_errors(reader):
-                if fetched + batch.num_rows > limit:
-                    batch = batch.slice(0, limit - fetched)
-                    truncated = True
-                if batch.num_rows:
-                    batches.append(batch)
-                    fetched += batch.num_rows
-                    if on_batch is not None:
-                        on_batch(batch)
-                if truncated:
-                    break
+            batches, truncated = _read_up_to(reader, limit, on_batch=on_batch)
         finally:
             reader.close()
         table = pa.Table.from_batches(batches, schema=reader.schema)
@@ -730,22 +718,8 @@ def _fetch_arrow_small(
     _quiet_result_arrow_warning()
     reader: Any = connection.to_arrow_reader(_ARROW_BATCH_ROWS)  # what the result holds after `head`
     try:
-        batches = [_rows_to_arrow(head, reader.schema).to_batches()[0]] if head else []
-        fetched = len(head)
-        truncated = fetched > limit
-        if truncated:
-            batches = [batches[0].slice(0, limit)]
-            fetched = limit
-        else:
-            for batch in _engine_errors(reader):
-                if fetched + batch.num_rows > limit:
-                    batch = batch.slice(0, limit - fetched)
-                    truncated = True
-                if batch.num_rows:
-                    batches.append(batch)
-                    fetched += batch.num_rows
-                if truncated:
-                    break
+        lead = _rows_to_arrow(head, reader.schema).to_batches() if head else []
+        batches, truncated = _read_up_to(reader, limit, lead)
     finally:
         reader.close()
     table = pa.Table.from_batches(batches, schema=reader.schema)
@@ -829,6 +803,31 @@ def _quiet_result_arrow_warning() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+
+
+def _read_up_to(
+    reader: Any,
+    limit: int,
+    lead: list[pyarrow.RecordBatch] | None = None,
+    on_batch: Callable[[pyarrow.RecordBatch], None] | None = None,
+) -> tuple[list[pyarrow.RecordBatch], bool]:
+    """`lead` then the reader's batches, up to `limit` rows, each passed to `on_batch`; and
+    whether there were more (the reader is not read past the batch that shows it)."""
+    batches = []
+    fetched = 0
+    truncated = False
+    for batch in itertools.chain(lead or (), _engine_errors(reader)):
+        if fetched + batch.num_rows > limit:
+            batch = batch.slice(0, limit - fetched)
+            truncated = True
+        if batch.num_rows:
+            batches.append(batch)
+            fetched += batch.num_rows
+            if on_batch is not None:
+                on_batch(batch)
+        if truncated:
+            break
+    return batches, truncated
 
 
 def _engine_errors(reader: Any) -> Iterator[pyarrow.RecordBatch]:

@@ -151,9 +151,10 @@ class StreamedResult:
     The query's thread `add`s record batches; each is serialized once into the Arrow IPC stream,
     whose bytes go to a temporary result file and to a buffer that the answer reads (`chunks`).
     The answer starts reading only once the result has proved large (`ready` after
-    `start_after_bytes`); a query that ends before is answered the ordinary way (`abandon`: the
-    buffer is dropped, the file is kept). While an answer reads, the query waits when more than
-    `max_buffer_bytes` are unread (a slow client slows the query rather than filling memory); an
+    `start_after_bytes`) and the query goes on; a query that ends before is answered the ordinary
+    way (`abandon`: the buffer is dropped, the file is kept). Until an answer reads or lets go, and
+    while it reads, the query waits when more than `max_buffer_bytes` are unread (a slow client
+    slows the query rather than filling memory); an
     answer that goes away (`abandon`) lets it run on to its end, writing the file only. `commit`
     ends the stream and puts the file in place before the query's row says completed; `fail`
     drops the file and breaks the answer off (the client sees a cut connection, not a short
@@ -179,6 +180,9 @@ class StreamedResult:
         self._sink = _Drain()
         #: Set once an answer should start reading: enough bytes came, or the stream ended.
         self.ready = threading.Event()
+        #: Set once waiting longer cannot make the answer whole: the stream ended, or the query
+        #: waits for an answer to read what it made.
+        self.pressing = threading.Event()
 
     # -- the query's side --------------------------------------------------------------------
 
@@ -189,7 +193,9 @@ class StreamedResult:
         self._writer.write_batch(batch)
         self._pass_on()
         with self._cond:
-            while self._claimed and not self._abandoned and self._buffered > self._max_buffer:
+            # Unread bytes an answer may still read (claimed, or not decided yet) are capped.
+            while not self._abandoned and self._buffered > self._max_buffer:
+                self.pressing.set()
                 self._cond.wait(0.1)
                 error = stopped()
                 if error is not None:
@@ -211,6 +217,7 @@ class StreamedResult:
             self._ended = True
             self._cond.notify_all()
         self.ready.set()
+        self.pressing.set()
         return self.path, os.path.getsize(self.path)
 
     def fail(self, error: BaseException) -> None:
@@ -225,6 +232,7 @@ class StreamedResult:
                 self._error = error
             self._cond.notify_all()
         self.ready.set()
+        self.pressing.set()
 
     def _open(self, schema: pyarrow.Schema) -> None:
         import pyarrow as pa

@@ -89,9 +89,12 @@ SWEEP_EVERY_S = 600.0
 #: A stored result this small is answered from memory rather than read back from its file.
 SMALL_RESULT_BYTES = 1 << 20
 #: A streamed answer starts once this much of the result is there (smaller results are answered
-#: whole, with their row count), and lets the query run at most this far ahead of the client.
+#: whole, with their row count), and lets the query run at most this far ahead of the client
+#: (also while it is being decided whether to stream)...
 STREAM_AFTER_BYTES = 2 << 20
-STREAM_BUFFER_BYTES = 32 << 20
+STREAM_BUFFER_BYTES = 64 << 20
+#: ... and once the query has gone on this long after that (a quick one is answered whole).
+STREAM_GRACE_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,11 @@ class AnalyticsService:
         if streamed is not None:
             started = time.monotonic()
             streamed.ready.wait(wait)
+            # A result that is large but quick is answered whole (with its length and row count):
+            # a client reads a body of known length much faster than a chunked one (33 MB: 22 ms
+            # against 40 with http.client, here). Only a query still running after the grace
+            # time (or that has filled the buffer) is streamed.
+            streamed.pressing.wait(max(0.0, min(STREAM_GRACE_S, wait - (time.monotonic() - started))))
             if not job.final and streamed.claim():
                 self.runner.wait(job, 0)  # its row is written as running: status and cancel work anywhere
                 with job.lock:
