@@ -15,7 +15,6 @@ record batch, so a response streams a result of any size in bounded memory.
 from __future__ import annotations
 
 import base64
-import collections
 import contextlib
 import datetime as dt
 import os
@@ -146,20 +145,22 @@ class ResultReader:
 
 
 class StreamedResult:
-    """A result written as DuckDB produces it: to its file, and to one HTTP answer at the same time.
+    """A result written as DuckDB produces it, to its file, which one HTTP answer reads as it grows.
 
-    The query's thread `add`s record batches; each is serialized once into the Arrow IPC stream,
-    whose bytes go to a temporary result file and to a buffer that the answer reads (`chunks`).
-    The answer starts reading only once the result has proved large (`ready` after
-    `start_after_bytes`) and the query goes on; a query that ends before is answered the ordinary
-    way (`abandon`: the buffer is dropped, the file is kept). Until an answer reads or lets go, and
-    while it reads, the query waits when more than `max_buffer_bytes` are unread (a slow client
-    slows the query rather than filling memory); an
-    answer that goes away (`abandon`) lets it run on to its end, writing the file only. `commit`
-    ends the stream and puts the file in place before the query's row says completed; `fail`
-    drops the file and breaks the answer off (the client sees a cut connection, not a short
-    result).
+    The query's thread `add`s record batches; Arrow's own writer puts them into a temporary result
+    file (no copy in Python, nothing held in memory beyond the page cache), and the answer reads
+    the file's new bytes (`chunks`). The answer starts reading only once the result has proved
+    large (`ready` after `start_after_bytes`) and the query goes on; a query that ends before is
+    answered the ordinary way (`abandon`). Until an answer reads or lets go, and while it reads,
+    the query waits when more than `max_buffer_bytes` are unread (a slow client slows the query
+    rather than running it far ahead); an answer that goes away (`abandon`) lets it run on to its
+    end, writing the file only. `commit` ends the stream and puts the file in place before the
+    query's row says completed; `fail` drops the file and breaks the answer off (the client sees
+    a cut connection, not a short result).
     """
+
+    #: The most one chunk of the answer holds.
+    CHUNK_BYTES = 4 << 20
 
     def __init__(
         self, store: ResultStore, query_id: str, *, start_after_bytes: int, max_buffer_bytes: int
@@ -169,15 +170,17 @@ class StreamedResult:
         self._start_after = start_after_bytes
         self._max_buffer = max_buffer_bytes
         self._cond = threading.Condition()
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self._buffered = 0
+        #: Bytes of the stream in the file, and bytes the answer has read.
+        self._written = 0
+        self._read = 0
         self._claimed = False
         self._abandoned = False
         self._ended = False
         self._error: BaseException | None = None
         self._file: Any = None
         self._writer: Any = None
-        self._sink = _Drain()
+        self._source: Any = None  # the answer's handle on the file
+        self._reading = False
         #: Set once an answer should start reading: enough bytes came, or the stream ended.
         self.ready = threading.Event()
         #: Set once waiting longer cannot make the answer whole: the stream ended, or the query
@@ -194,7 +197,7 @@ class StreamedResult:
         self._pass_on()
         with self._cond:
             # Unread bytes an answer may still read (claimed, or not decided yet) are capped.
-            while not self._abandoned and self._buffered > self._max_buffer:
+            while not self._abandoned and self._written - self._read > self._max_buffer:
                 self.pressing.set()
                 self._cond.wait(0.1)
                 error = stopped()
@@ -209,7 +212,7 @@ class StreamedResult:
             self._writer.close()
             self._pass_on()
             self._file.close()
-            os.replace(self._temporary, self.path)
+            os.replace(self._temporary, self.path)  # an answer reading it keeps its handle
         except BaseException as e:
             self.fail(e)
             raise
@@ -238,21 +241,15 @@ class StreamedResult:
         import pyarrow as pa
 
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self._file = open(self._temporary, "wb")  # noqa: SIM115 (closed in commit/fail)
-        self._writer = pa.ipc.new_stream(self._sink, schema)
+        self._file = pa.OSFile(self._temporary, "wb")
+        self._writer = pa.ipc.new_stream(self._file, schema)
 
     def _pass_on(self) -> None:
-        chunk = self._sink.take()
-        if not chunk:
-            return
-        self._file.write(chunk)
+        written = self._file.tell()
         with self._cond:
-            if self._abandoned:
-                return
-            self._chunks.append(chunk)
-            self._buffered += len(chunk)
+            self._written = written
             self._cond.notify_all()
-            if self._buffered >= self._start_after:
+            if written >= self._start_after:
                 self.ready.set()
 
     # -- the answer's side -------------------------------------------------------------------
@@ -262,35 +259,45 @@ class StreamedResult:
         with self._cond:
             if self._abandoned or self._ended:  # ended: the query has its rows, answer them whole
                 return False
+            try:
+                # Opened now: `commit` may rename the file before the answer reads its first chunk.
+                self._source = open(self._temporary, "rb")  # noqa: SIM115 (closed by `chunks`)
+            except FileNotFoundError:  # being put in place this instant: answered whole
+                return False
             self._claimed = True
             return True
 
     def abandon(self) -> None:
-        """No answer reads (any more): drop what is buffered; the query runs on to its file."""
+        """No answer reads (any more): the query runs on to its file."""
         with self._cond:
             self._abandoned = True
-            self._chunks.clear()
-            self._buffered = 0
             self._cond.notify_all()
+            source, reading = self._source, self._reading
+        if source is not None and not reading:  # claimed, but the answer never started reading
+            source.close()
 
     def chunks(self) -> Iterator[bytes]:
         """The Arrow IPC stream, as it comes; raises what stopped the query, if anything did."""
+        assert self._source is not None, "claim() first"
+        self._reading = True
         try:
-            while True:
-                with self._cond:
-                    while not self._chunks and not self._ended:
-                        self._cond.wait()
-                    if self._chunks:
-                        chunk = self._chunks.popleft()
-                        self._buffered -= len(chunk)
-                        self._cond.notify_all()
-                    elif self._error is not None:
-                        raise RuntimeError(
-                            "The query stopped while its rows were being sent"
-                        ) from self._error
-                    else:
+            with self._source as f:
+                while True:
+                    with self._cond:
+                        while self._read == self._written and not self._ended:
+                            self._cond.wait()
+                        if self._error is not None:
+                            raise RuntimeError(
+                                "The query stopped while its rows were being sent"
+                            ) from self._error
+                        ready = self._written - self._read
+                    if not ready:
                         return
-                yield chunk
+                    chunk = f.read(min(ready, self.CHUNK_BYTES))
+                    with self._cond:
+                        self._read += len(chunk)
+                        self._cond.notify_all()
+                    yield chunk
         finally:
             self.abandon()
 
