@@ -466,8 +466,29 @@ def _one_read_statement(connection: duckdb.DuckDBPyConnection, sql: str) -> duck
 
     The guard parsed with sqlglot; this parses with the engine, so a disagreement between the two
     parsers can only make a query fail, never let a second statement or a write through. The
-    parsed statement is what runs, so the text is not parsed a third time.
+    parsed statement is what runs, so the text is not parsed a third time; a text that passed is
+    kept per thread (a parse tree, bound to no connection; not shared between threads) and not
+    parsed again: parsing cost as much as running a one-row query's plan.
     """
+    cache: dict[str, duckdb.Statement] | None = getattr(_parsed, "statements", None)
+    if cache is None:
+        cache = _parsed.statements = {}
+    known = cache.get(sql)
+    if known is not None:
+        return known
+    statement = _parse_one_read_statement(connection, sql)
+    if len(cache) >= _PARSED_PER_THREAD:
+        cache.clear()
+    cache[sql] = statement
+    return statement
+
+
+#: Statements `_one_read_statement` passed, by text, per thread.
+_parsed = threading.local()
+_PARSED_PER_THREAD = 256
+
+
+def _parse_one_read_statement(connection: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
     try:
         statements = connection.extract_statements(sql)
         kinds = [s.type.name for s in statements]
