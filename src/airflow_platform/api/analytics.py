@@ -281,7 +281,8 @@ def execute_query(principal: Principal, body: QueryRequest, query: ExecuteFormat
     by the engine. Done within the server's short wait: 200 with the rows (in the format asked
     for). Longer, or ``"async": true``: 202 with ``query_id`` and status ``queued``/``running``;
     poll ``GET .../query/{query_id}``. A refused or failed query answers its 4xx with the reason.
-    A large result asked for as Arrow is sent while the query runs: 200 with ``X-Query-Status:
+    A large result asked for as Arrow whose query is still running a moment (0.25 s) after its
+    first 2 MiB, or has made 64 MiB, is sent while the query runs: 200 with ``X-Query-Status:
     running`` and no ``X-Rows-Returned`` (``GET .../query/{query_id}`` has them once it is done); a
     query that fails meanwhile cuts the answer off."""
     fmt = _format(query.format)
